@@ -1,0 +1,89 @@
+/**
+ * The normalized, fully-typed configuration. Everything downstream of the config loader takes
+ * these shapes and never re-checks user input. Durations are milliseconds.
+ */
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface BackoffOptions {
+  /** First reconnect delay. */
+  readonly minMs: number;
+  /** Upper bound for any reconnect delay. */
+  readonly maxMs: number;
+  /** Exponential growth factor between attempts; each delay is also jittered by ×[1, 2). */
+  readonly factor: number;
+}
+
+export interface TlsOptions {
+  /** Extra trusted CA certificates (PEM text, already read from disk). Undefined: system roots. */
+  readonly ca?: string;
+  /** Skip certificate verification. Off by default; a probe that trusts anything proves nothing. */
+  readonly insecure: boolean;
+}
+
+export interface DohOptions {
+  /** RFC 8484 endpoint, for example https://cloudflare-dns.com/dns-query. */
+  readonly url: string;
+  readonly method: 'GET' | 'POST';
+  /** Connect to the DoH server at this IP instead of resolving its hostname with the system resolver. */
+  readonly bootstrap?: string;
+  readonly timeoutMs: number;
+  readonly tls: TlsOptions;
+  /** Which address family to ask for: 4 (A), 6 (AAAA) or 0 (both; A preferred). */
+  readonly family: 0 | 4 | 6;
+  /** Lower and upper clamp for the record TTL used by the cache. */
+  readonly minTtlS: number;
+  readonly maxTtlS: number;
+}
+
+/** How a leg turns its URL's hostname into the address it connects to. */
+export type ResolveOptions =
+  | { readonly mode: 'system' }
+  | { readonly mode: 'doh'; readonly doh: DohOptions }
+  | { readonly mode: 'pin'; readonly address: string };
+
+interface LegCommon {
+  /** Label value for every metric, and the name in logs and /status. */
+  readonly name: string;
+  readonly url: string;
+  /** Heartbeat (ws) or request (http) period. */
+  readonly intervalMs: number;
+  /** How long a heartbeat or request may take before the leg drops with reason `timeout`. */
+  readonly deadlineMs: number;
+  /** Budget for dns + tcp + tls + upgrade. */
+  readonly connectTimeoutMs: number;
+  readonly backoff: BackoffOptions;
+  readonly resolve: ResolveOptions;
+  readonly tls: TlsOptions;
+  /** Extra request headers (for example an auth token for the far end). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface WsLegOptions extends LegCommon {
+  readonly kind: 'ws';
+  /** Largest frame accepted from the far end; a bigger one is a protocol error. */
+  readonly maxPayloadBytes: number;
+}
+
+export interface HttpLegOptions extends LegCommon {
+  readonly kind: 'http';
+  /** Largest response body read; the rest is discarded and the leg stays up if status was 2xx. */
+  readonly maxBodyBytes: number;
+}
+
+export type LegOptions = WsLegOptions | HttpLegOptions;
+export type LegKind = LegOptions['kind'];
+
+export interface ProbeConfig {
+  readonly listen: ListenAddress;
+  readonly metrics: { readonly prefix: string };
+  readonly log: { readonly level: LogLevel };
+  /** How many recent drop events /status keeps. */
+  readonly dropHistory: number;
+  readonly legs: readonly LegOptions[];
+}

@@ -1,0 +1,61 @@
+/**
+ * The one error type t3-probe throws. Callers, metric labels and tests match on `code`, never on
+ * the message. Platform errors are kept on `cause`.
+ */
+export const ERROR_CODES = [
+  'PROBE_ERR_CONFIG',
+  'PROBE_ERR_USAGE',
+  'PROBE_ERR_DOH',
+  'PROBE_ERR_DNS',
+  'PROBE_ERR_CONNECT',
+  'PROBE_ERR_CONNECT_TIMEOUT',
+  'PROBE_ERR_TLS',
+  'PROBE_ERR_HANDSHAKE',
+  'PROBE_ERR_HEARTBEAT_TIMEOUT',
+  'PROBE_ERR_PEER_CLOSED',
+  'PROBE_ERR_HTTP_STATUS',
+  'PROBE_ERR_REQUEST_TIMEOUT',
+  'PROBE_ERR_PROTOCOL',
+  'PROBE_ERR_CLOSED',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ProbeErrorDetails {
+  /** HTTP status of a failed upgrade or request. */
+  readonly status?: number;
+  /** WebSocket close code sent by the peer. */
+  readonly closeCode?: number;
+  /** WebSocket close reason sent by the peer (untrusted text, truncated). */
+  readonly closeReason?: string;
+  /** Config key path, for config errors. */
+  readonly key?: string;
+  readonly cause?: unknown;
+}
+
+export class ProbeError extends Error {
+  override readonly name = 'ProbeError';
+  readonly code: ErrorCode;
+  readonly status: number | undefined;
+  readonly closeCode: number | undefined;
+  readonly closeReason: string | undefined;
+  readonly key: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: ProbeErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.status = details.status;
+    this.closeCode = details.closeCode;
+    this.closeReason = details.closeReason;
+    this.key = details.key;
+  }
+}
+
+export function isProbeError(err: unknown, code?: ErrorCode): err is ProbeError {
+  return err instanceof ProbeError && (code === undefined || err.code === code);
+}
+
+/** Turn anything thrown into an Error without losing it. */
+export function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
