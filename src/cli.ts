@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** The t3-probe command line. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. */
+import { createRequire } from 'node:module';
+import { runCommand } from './cli/run.js';
+import { echoCommand } from './cli/echo.js';
+import { demoCommand } from './cli/demo.js';
+import { MAIN_USAGE } from './cli/usage.js';
+import { isProbeError } from './errors.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+const COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
+  run: runCommand,
+  echo: echoCommand,
+  demo: demoCommand,
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(MAIN_USAGE);
+    return command === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (command === '--version' || command === '-v') {
+    const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return EXIT_OK;
+  }
+  const handler = COMMANDS[command];
+  if (handler === undefined) {
+    process.stderr.write(`t3-probe: unknown command ${JSON.stringify(command)}\n\n${MAIN_USAGE}`);
+    return EXIT_USAGE;
+  }
+  return handler(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (isProbeError(err) && (err.code === 'PROBE_ERR_USAGE' || err.code === 'PROBE_ERR_CONFIG')) {
+    process.stderr.write(`t3-probe: ${err.message}\n`);
+    if (err.code === 'PROBE_ERR_USAGE') process.stderr.write(`Try "t3-probe ${process.argv[2] ?? ''} --help".\n`);
+    process.exitCode = EXIT_USAGE;
+  } else {
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`t3-probe: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,39 @@
+/** Argument parsing shared by every command: node:util parseArgs, with errors as usage errors. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseListen } from '../config/listen.js';
+import type { ListenAddress, LogLevel } from '../config/types.js';
+import { ProbeError } from '../errors.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parseCommandArgs<T extends Options>(argv: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new ProbeError('PROBE_ERR_USAGE', (err as Error).message, { cause: err });
+  }
+}
+
+export function listenArg(flag: string, value: string | undefined, fallback: ListenAddress): ListenAddress {
+  if (value === undefined) return fallback;
+  const parsed = parseListen(value);
+  if (typeof parsed === 'string') throw new ProbeError('PROBE_ERR_USAGE', `${flag}: ${parsed} (got ${JSON.stringify(value)})`);
+  return parsed;
+}
+
+const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function logLevelArg(value: string | undefined, fallback: LogLevel): LogLevel {
+  if (value === undefined) return fallback;
+  if (!(LEVELS as readonly string[]).includes(value)) {
+    throw new ProbeError('PROBE_ERR_USAGE', `--log-level: must be one of ${LEVELS.join(', ')} (got ${JSON.stringify(value)})`);
+  }
+  return value as LogLevel;
+}
+
+export function positiveIntArg(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a positive integer (got ${JSON.stringify(value)})`);
+  return n;
+}

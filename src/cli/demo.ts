@@ -1,0 +1,26 @@
+import { DEMO_LISTEN, startDemo } from '../demo/demo.js';
+import { createLogger } from '../log.js';
+import { listenArg, logLevelArg, parseCommandArgs } from './args.js';
+import { onShutdownSignal } from './shutdown.js';
+import { DEMO_USAGE } from './usage.js';
+
+export async function demoCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    listen: { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) {
+    process.stdout.write(DEMO_USAGE);
+    return 0;
+  }
+  const logger = createLogger(logLevelArg(values['log-level'], 'info'));
+  const demo = await startDemo({ listen: listenArg('--listen', values.listen, DEMO_LISTEN), logger });
+  const base = demo.probe.url ?? '';
+  process.stderr.write(
+    `\nt3-probe demo is running. Legs: cloudflare (DoH + wss), internal (pinned wss), t3serve (http).\n` +
+      `  metrics: ${base}/metrics\n  status:  ${base}/status\nCtrl-C to stop.\n\n`,
+  );
+  await onShutdownSignal(() => demo.close(), (message) => logger.info(message));
+  return 0;
+}

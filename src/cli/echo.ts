@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { parseByteSize } from '../config/size.js';
+import { startEchoServer } from '../echo/server.js';
+import { ProbeError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { listenArg, logLevelArg, parseCommandArgs, positiveIntArg } from './args.js';
+import { onShutdownSignal } from './shutdown.js';
+import { ECHO_USAGE } from './usage.js';
+
+export async function echoCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    listen: { type: 'string' },
+    'tcp-listen': { type: 'string' },
+    'max-connections': { type: 'string' },
+    'max-payload': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) {
+    process.stdout.write(ECHO_USAGE);
+    return 0;
+  }
+  const logger = createLogger(logLevelArg(values['log-level'], 'info'));
+  const listen = listenArg('--listen', values.listen, { host: '0.0.0.0', port: 8080 });
+  const tcpListen = values['tcp-listen'] === undefined ? undefined : listenArg('--tcp-listen', values['tcp-listen'], listen);
+  const maxConnections = positiveIntArg('--max-connections', values['max-connections']);
+  let maxPayloadBytes: number | undefined;
+  if (values['max-payload'] !== undefined) {
+    maxPayloadBytes = parseByteSize(values['max-payload']);
+    if (maxPayloadBytes === undefined || maxPayloadBytes < 1) {
+      throw new ProbeError('PROBE_ERR_USAGE', `--max-payload: must be a size such as 64KiB (got ${JSON.stringify(values['max-payload'])})`);
+    }
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new ProbeError('PROBE_ERR_USAGE', '--tls-cert and --tls-key must be given together');
+  }
+  const tls =
+    values['tls-cert'] !== undefined && values['tls-key'] !== undefined
+      ? { certPem: await readFlagFile('--tls-cert', values['tls-cert']), keyPem: await readFlagFile('--tls-key', values['tls-key']) }
+      : undefined;
+  const server = await startEchoServer({
+    listen,
+    ...(tcpListen === undefined ? {} : { tcpListen }),
+    ...(tls === undefined ? {} : { tls }),
+    ...(maxConnections === undefined ? {} : { maxConnections }),
+    ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
+  });
+  logger.info({ url: server.url, tcp: server.tcpAddress }, 'echo server listening');
+  await onShutdownSignal(() => server.close(), (message) => logger.info(message));
+  return 0;
+}
+
+async function readFlagFile(flag: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ProbeError('PROBE_ERR_USAGE', `${flag}: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}

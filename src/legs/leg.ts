@@ -1,0 +1,297 @@
+/**
+ * The lifecycle every leg shares: connect, stay up until something ends the session, count that
+ * drop exactly once with exactly one reason, reconnect with exponential backoff plus jitter
+ * (p-retry), and log each state change once.
+ *
+ * A subclass only knows how to open one session (`openSession`). Drops are transitions into
+ * `down`: a session that ended, or the very first connect failing. Failed retries while already
+ * down are not drops; they only update `currentError`.
+ */
+import { EventEmitter } from 'node:events';
+import pRetry from 'p-retry';
+import type { Logger } from 'pino';
+import type { BackoffOptions, LegKind } from '../config/types.js';
+import { ProbeError, toError } from '../errors.js';
+import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
+import { nowNs, secondsSince } from '../util/clock.js';
+import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
+
+export type LegState = 'connecting' | 'up' | 'down' | 'closed';
+
+/** One live connection of a leg. */
+export interface LegSession {
+  /** Resolves, never rejects, with the error that ended the session. */
+  readonly ended: Promise<Error>;
+  /** Polite shutdown (for example a WebSocket close frame), bounded in time. Not a drop. */
+  close(): Promise<void>;
+}
+
+export interface DropEvent {
+  readonly leg: string;
+  readonly kind: LegKind;
+  readonly reason: Reason;
+  /** Stable error code chain, for example PROBE_ERR_PEER_CLOSED or PROBE_ERR_CONNECT/ECONNRESET. */
+  readonly code: string;
+  readonly message: string;
+  /** Unix time in milliseconds. */
+  readonly at: number;
+  /** How long the connection had been up; null when it never came up. */
+  readonly upForSeconds: number | null;
+  readonly lastRttSeconds: number | null;
+  readonly closeCode?: number;
+  readonly status?: number;
+}
+
+export interface LegStatus {
+  readonly name: string;
+  readonly kind: LegKind;
+  readonly state: LegState;
+  readonly since: number;
+  readonly lastRttSeconds: number | null;
+  readonly lastDrop: DropEvent | null;
+  readonly drops: number;
+  /** Failed connect attempts since the leg went down. */
+  readonly reconnectAttempts: number;
+  /** While down: why the latest attempt failed. */
+  readonly currentError: { readonly reason: Reason; readonly code: string; readonly message: string } | null;
+  readonly remoteAddress: string | null;
+}
+
+export interface LegDeps {
+  readonly metrics: LegMetrics;
+  readonly log: Logger;
+}
+
+export interface LegEvents {
+  state: [state: LegState, previous: LegState];
+  drop: [event: DropEvent];
+  heartbeat: [result: HeartbeatResult, rttSeconds: number | undefined];
+}
+
+export interface LegCommonOptions {
+  readonly name: string;
+  readonly kind: LegKind;
+  readonly backoff: BackoffOptions;
+}
+
+export abstract class Leg extends EventEmitter<LegEvents> {
+  readonly name: string;
+  readonly kind: LegKind;
+  protected readonly metrics: LegMetrics;
+  protected readonly log: Logger;
+  readonly #backoff: BackoffOptions;
+  readonly #abort = new AbortController();
+  #state: LegState = 'connecting';
+  #since = Date.now();
+  #upSinceNs: bigint | undefined;
+  #lastRtt: number | null = null;
+  #lastDrop: DropEvent | null = null;
+  #drops = 0;
+  #attempts = 0;
+  #currentError: LegStatus['currentError'] = null;
+  #remoteAddress: string | null = null;
+  #session: LegSession | undefined;
+  #running: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: LegCommonOptions, deps: LegDeps) {
+    super();
+    this.name = options.name;
+    this.kind = options.kind;
+    this.#backoff = options.backoff;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+  }
+
+  /** Open one session. Throw (any error) when the connection can't be established. */
+  protected abstract openSession(signal: AbortSignal): Promise<LegSession>;
+
+  get state(): LegState {
+    return this.#state;
+  }
+
+  /** Start the permanent connect/drop/reconnect loop. Calling it twice is a no-op. */
+  start(): void {
+    if (this.#running !== undefined || this.#abort.signal.aborted) return;
+    this.#running = this.#run(this.#abort.signal);
+  }
+
+  /** Stop for good: close the live session politely (bounded), stop retrying. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#abort.abort(new ProbeError('PROBE_ERR_CLOSED', `leg ${this.name} closed`));
+    const session = this.#session;
+    this.#session = undefined;
+    if (session !== undefined) await session.close();
+    await this.#running;
+    this.metrics.setConnected(false);
+    this.#setState('closed');
+    this.removeAllListeners();
+  }
+
+  snapshot(): LegStatus {
+    return {
+      name: this.name,
+      kind: this.kind,
+      state: this.#state,
+      since: this.#since,
+      lastRttSeconds: this.#lastRtt,
+      lastDrop: this.#lastDrop,
+      drops: this.#drops,
+      reconnectAttempts: this.#attempts,
+      currentError: this.#currentError,
+      remoteAddress: this.#remoteAddress,
+    };
+  }
+
+  // ---- hooks for subclasses -------------------------------------------------------------
+
+  protected recordRtt(seconds: number, result: HeartbeatResult = 'ok'): void {
+    this.#lastRtt = seconds;
+    this.metrics.observeRtt(seconds);
+    this.metrics.countHeartbeat(result);
+    this.emit('heartbeat', result, seconds);
+  }
+
+  protected recordHeartbeat(result: HeartbeatResult): void {
+    this.metrics.countHeartbeat(result);
+    this.emit('heartbeat', result, undefined);
+  }
+
+  protected recordPhase(phase: ConnectPhase, seconds: number): void {
+    this.metrics.observeConnectPhase(phase, seconds);
+  }
+
+  protected setRemoteAddress(address: string): void {
+    this.#remoteAddress = address;
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------
+
+  async #run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let session: LegSession;
+      try {
+        session = await pRetry(() => this.#attempt(signal), {
+          retries: Number.POSITIVE_INFINITY,
+          factor: this.#backoff.factor,
+          minTimeout: this.#backoff.minMs,
+          maxTimeout: this.#backoff.maxMs,
+          randomize: true,
+          unref: true,
+          signal,
+          onFailedAttempt: ({ error }) => this.#onConnectFailed(error),
+        });
+      } catch (err) {
+        if (signal.aborted) return;
+        // Not reachable with the ProbeErrors #attempt throws, but a permanent leg must never
+        // stop: record it and go round again (p-retry's own backoff restarts).
+        this.#onConnectFailed(toError(err));
+        continue;
+      }
+      if (signal.aborted) {
+        await session.close();
+        return;
+      }
+      this.#session = session;
+      this.#markUp();
+      const cause = await session.ended;
+      this.#session = undefined;
+      if (signal.aborted) return;
+      this.#markDown(cause);
+    }
+  }
+
+  async #attempt(signal: AbortSignal): Promise<LegSession> {
+    try {
+      return await this.openSession(signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      // p-retry refuses to retry plain TypeErrors; ours are never plain.
+      throw err instanceof Error && !(err instanceof TypeError) ? err : new ProbeError('PROBE_ERR_CONNECT', String(err), { cause: err });
+    }
+  }
+
+  #onConnectFailed(error: Error): void {
+    if (this.#abort.signal.aborted) return;
+    this.#attempts++;
+    const reason = reasonOf(error);
+    this.#currentError = { reason, code: errorCodeChain(error), message: error.message };
+    if (this.#state === 'connecting') {
+      // The first connect failed: that is a drop (the leg never came up), counted once.
+      this.#markDown(error);
+      return;
+    }
+    this.log.debug({ reason, code: this.#currentError.code, attempt: this.#attempts }, 'reconnect attempt failed');
+  }
+
+  #markUp(): void {
+    const previous = this.#state;
+    this.#upSinceNs = nowNs();
+    this.metrics.setConnected(true);
+    if (previous === 'down') {
+      this.log.info(
+        { downForSeconds: (Date.now() - this.#since) / 1000, attempts: this.#attempts, remoteAddress: this.#remoteAddress },
+        'leg recovered',
+      );
+    } else {
+      this.log.info({ remoteAddress: this.#remoteAddress }, 'leg up');
+    }
+    this.#attempts = 0;
+    this.#currentError = null;
+    this.#setState('up');
+  }
+
+  #markDown(error: Error): void {
+    const reason = reasonOf(error);
+    const code = errorCodeChain(error);
+    const upForSeconds = this.#upSinceNs === undefined ? null : secondsSince(this.#upSinceNs);
+    this.#upSinceNs = undefined;
+    const at = Date.now();
+    const details = error instanceof ProbeError ? error : undefined;
+    const event: DropEvent = {
+      leg: this.name,
+      kind: this.kind,
+      reason,
+      code,
+      message: error.message,
+      at,
+      upForSeconds,
+      lastRttSeconds: this.#lastRtt,
+      ...(details?.closeCode === undefined ? {} : { closeCode: details.closeCode }),
+      ...(details?.status === undefined ? {} : { status: details.status }),
+    };
+    this.#drops++;
+    this.#lastDrop = event;
+    this.#currentError ??= { reason, code, message: error.message };
+    this.metrics.setConnected(false);
+    this.metrics.recordDrop(reason, upForSeconds ?? undefined, at);
+    this.log.warn(
+      {
+        reason,
+        code,
+        closeCode: event.closeCode,
+        closeReason: details?.closeReason,
+        status: event.status,
+        upForSeconds,
+        lastRttSeconds: this.#lastRtt,
+        err: error,
+      },
+      'leg dropped',
+    );
+    this.#setState('down');
+    this.emit('drop', event);
+  }
+
+  #setState(next: LegState): void {
+    const previous = this.#state;
+    if (previous === next) return;
+    this.#state = next;
+    this.#since = Date.now();
+    this.emit('state', next, previous);
+  }
+}

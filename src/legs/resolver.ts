@@ -1,0 +1,128 @@
+/**
+ * How a leg turns its URL's hostname into the address it dials: the system resolver, DoH, or a
+ * pinned IP. The dns phase is whatever this takes.
+ */
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { ProbeError, isProbeError } from '../errors.js';
+import type { ResolveOptions } from '../config/types.js';
+import { DohResolver } from './doh.js';
+
+export interface ResolvedTarget {
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+export interface AddressResolver {
+  readonly mode: ResolveOptions['mode'];
+  resolve(hostname: string, signal: AbortSignal): Promise<ResolvedTarget>;
+  close(): Promise<void>;
+}
+
+class PinnedResolver implements AddressResolver {
+  readonly mode = 'pin';
+  readonly #target: ResolvedTarget;
+  constructor(address: string) {
+    this.#target = { address, family: net.isIP(address) === 6 ? 6 : 4 };
+  }
+  resolve(_hostname: string, signal: AbortSignal): Promise<ResolvedTarget> {
+    signal.throwIfAborted();
+    return Promise.resolve(this.#target);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class SystemResolver implements AddressResolver {
+  readonly mode = 'system';
+  async resolve(hostname: string, signal: AbortSignal): Promise<ResolvedTarget> {
+    signal.throwIfAborted();
+    const family = net.isIP(hostname);
+    if (family !== 0) return { address: hostname, family: family === 6 ? 6 : 4 };
+    try {
+      // getaddrinfo can't be cancelled; racing the signal at least frees the caller.
+      const result = await raceSignal(lookup(hostname), signal);
+      return { address: result.address, family: result.family === 6 ? 6 : 4 };
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw new ProbeError('PROBE_ERR_DNS', `system resolver could not resolve ${hostname}`, { cause: err });
+    }
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class DohAddressResolver implements AddressResolver {
+  readonly mode = 'doh';
+  constructor(readonly doh: DohResolver) {}
+  async resolve(hostname: string, signal: AbortSignal): Promise<ResolvedTarget> {
+    try {
+      const answer = await this.doh.resolve(hostname, signal);
+      return { address: answer.address, family: answer.family };
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (isProbeError(err)) throw err;
+      throw new ProbeError('PROBE_ERR_DOH', `DoH resolution of ${hostname} failed`, { cause: err });
+    }
+  }
+  // The DohResolver is shared between legs and owned by whoever created it.
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
+/**
+ * Build the resolver for a leg. DoH resolvers are shared through `dohFor` so that legs using the
+ * same DoH server share one HTTP/2 connection and one cache.
+ */
+export function createResolver(options: ResolveOptions, dohFor: (opts: Extract<ResolveOptions, { mode: 'doh' }>['doh']) => DohResolver): AddressResolver {
+  switch (options.mode) {
+    case 'pin':
+      return new PinnedResolver(options.address);
+    case 'system':
+      return new SystemResolver();
+    case 'doh':
+      return new DohAddressResolver(dohFor(options.doh));
+  }
+}
+
+/** A URL's hostname without IPv6 brackets: what SNI, Host and the resolver want. */
+export function hostnameOf(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+}
+
+/** Resolve within the leg's connect budget; running out of it is a dns failure, not a hang. */
+export async function resolveWithin(
+  resolver: AddressResolver,
+  hostname: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<ResolvedTarget> {
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  try {
+    return await resolver.resolve(hostname, deadline);
+  } catch (err) {
+    signal.throwIfAborted();
+    if (isProbeError(err)) throw err;
+    throw new ProbeError('PROBE_ERR_DNS', `resolving ${hostname} took longer than ${timeoutMs} ms`, { cause: err });
+  }
+}

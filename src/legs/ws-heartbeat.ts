@@ -1,0 +1,133 @@
+/**
+ * The WebSocket heartbeat: an application data frame carrying a sequence number and send time,
+ * which any verbatim echo (ours, gorilla/websocket, ws) returns unchanged. It is deliberately not
+ * a WS ping: intermediaries may answer control frames themselves and hide a dead backend.
+ *
+ * Replies are matched byte for byte against what was sent. Anything else is counted and ignored:
+ * `duplicate` (a seq we already matched), `garbled` (anything else). A heartbeat unanswered after
+ * its deadline ends the session with PROBE_ERR_HEARTBEAT_TIMEOUT.
+ */
+import { ProbeError } from '../errors.js';
+import type { HeartbeatResult } from '../metrics/registry.js';
+
+interface Pending {
+  readonly seq: number;
+  readonly frame: Buffer;
+  readonly sentNs: bigint;
+}
+
+/** More outstanding heartbeats than this means the deadline logic is broken; never grow past it. */
+const MAX_PENDING = 64;
+/** Replies longer than any heartbeat we send are never parsed. */
+const MAX_PARSED_REPLY_BYTES = 256;
+
+export interface HeartbeatHooks {
+  send(frame: Buffer): void;
+  onRtt(seconds: number, result: HeartbeatResult): void;
+  onResult(result: HeartbeatResult): void;
+  onTimeout(error: ProbeError): void;
+}
+
+export class HeartbeatTracker {
+  readonly #pending: Pending[] = [];
+  readonly #deadlineNs: bigint;
+  #nextSeq = 1;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #recheck: NodeJS.Immediate | undefined;
+  #stopped = false;
+
+  constructor(
+    readonly deadlineMs: number,
+    readonly hooks: HeartbeatHooks,
+  ) {
+    this.#deadlineNs = BigInt(Math.round(deadlineMs * 1e6));
+  }
+
+  /** Send the next heartbeat and arm the deadline if nothing is armed yet. */
+  beat(): void {
+    if (this.#stopped || this.#pending.length >= MAX_PENDING) return;
+    const seq = this.#nextSeq++;
+    const frame = Buffer.from(`{"seq":${seq},"t":${Date.now()}}`);
+    this.#pending.push({ seq, frame, sentNs: process.hrtime.bigint() });
+    this.hooks.send(frame);
+    if (this.#deadlineTimer === undefined && this.#recheck === undefined) this.#arm(this.deadlineMs);
+  }
+
+  /** Classify one incoming message. */
+  receive(data: Buffer, isBinary: boolean): void {
+    if (this.#stopped) return;
+    const now = process.hrtime.bigint();
+    const pending = this.#pending;
+    for (let i = 0; i < pending.length; i++) {
+      const entry = pending[i];
+      if (entry !== undefined && !isBinary && data.equals(entry.frame)) {
+        // An ordered echo answers the oldest first; anything older that was skipped is lost and
+        // will be caught by its own deadline, so only this entry is removed.
+        pending.splice(i, 1);
+        const elapsedNs = now - entry.sentNs;
+        const result: HeartbeatResult = elapsedNs > this.#deadlineNs ? 'late' : 'ok';
+        this.hooks.onRtt(Number(elapsedNs) / 1e9, result);
+        return;
+      }
+    }
+    this.hooks.onResult(this.#classifyStray(data, isBinary));
+  }
+
+  #classifyStray(data: Buffer, isBinary: boolean): HeartbeatResult {
+    if (isBinary || data.length > MAX_PARSED_REPLY_BYTES) return 'garbled';
+    try {
+      const parsed: unknown = JSON.parse(data.toString('utf8'));
+      const seq = typeof parsed === 'object' && parsed !== null ? (parsed as { seq?: unknown }).seq : undefined;
+      if (typeof seq === 'number' && Number.isInteger(seq) && seq > 0 && seq < this.#nextSeq) return 'duplicate';
+    } catch {
+      // not JSON: garbled
+    }
+    return 'garbled';
+  }
+
+  #arm(ms: number): void {
+    this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), Math.max(1, ms));
+    this.#deadlineTimer.unref();
+  }
+
+  #checkDeadline(): void {
+    this.#deadlineTimer = undefined;
+    if (this.#stopped) return;
+    const oldest = this.#pending[0];
+    if (oldest === undefined) return;
+    const ageNs = process.hrtime.bigint() - oldest.sentNs;
+    if (ageNs < this.#deadlineNs) {
+      this.#arm(Number(this.#deadlineNs - ageNs) / 1e6);
+      return;
+    }
+    // Give I/O one turn of the loop first: if this process itself stalled, the reply may already
+    // be sitting in the socket, and blaming the network for our own stall would be a lie.
+    this.#recheck = setImmediate(() => {
+      this.#recheck = undefined;
+      if (this.#stopped) return;
+      if (this.#pending[0] !== oldest) {
+        if (this.#pending.length > 0) this.#checkDeadline();
+        return;
+      }
+      this.stop();
+      this.hooks.onResult('timeout');
+      this.hooks.onTimeout(
+        new ProbeError('PROBE_ERR_HEARTBEAT_TIMEOUT', `heartbeat seq ${oldest.seq} unanswered after ${this.deadlineMs} ms`),
+      );
+    });
+    this.#recheck.unref();
+  }
+
+  get outstanding(): number {
+    return this.#pending.length;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    if (this.#recheck !== undefined) clearImmediate(this.#recheck);
+    this.#recheck = undefined;
+    this.#pending.length = 0;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Every metric the probe exports, in one registry per probe (never prom-client's global one, so
+ * two probes in one process, or tests, never share state). Legs get a small bound handle per leg
+ * so the heartbeat hot path never looks labels up.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REASONS, type Reason } from '../legs/reasons.js';
+
+export const HEARTBEAT_RESULTS = ['ok', 'late', 'duplicate', 'garbled', 'timeout', 'failed'] as const;
+export type HeartbeatResult = (typeof HEARTBEAT_RESULTS)[number];
+
+export const CONNECT_PHASES = ['dns', 'tcp', 'tls', 'upgrade'] as const;
+export type ConnectPhase = (typeof CONNECT_PHASES)[number];
+
+/** 0.5 ms (loopback) to 30 s (a WAN leg in trouble). */
+export const RTT_BUCKETS_S = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+] as const;
+
+/**
+ * Buckets placed in pairs around well-known idle timeouts, so the lifetime histogram fingerprints
+ * the middlebox that cut the connection: Cloudflare 270 s / 400 s, cloud LBs 350 s, IPVS 900 s.
+ */
+export const LIFETIME_BUCKETS_S = [
+  1, 5, 10, 30, 60, 120, 180, 240, 265, 275, 300, 345, 355, 395, 405, 600, 895, 905, 1200, 1800, 3600, 7200,
+  14_400, 43_200, 86_400,
+] as const;
+
+export interface LegMetrics {
+  setConnected(up: boolean): void;
+  observeRtt(seconds: number): void;
+  countHeartbeat(result: HeartbeatResult): void;
+  observeConnectPhase(phase: ConnectPhase, seconds: number): void;
+  recordDrop(reason: Reason, lifetimeSeconds: number | undefined, atEpochMs: number): void;
+}
+
+export interface ProbeMetricsOptions {
+  /** Prefix of every probe metric; default `t3probe_`. Process metrics keep their standard names. */
+  readonly prefix?: string;
+  /** Register prom-client's default process and Node.js metrics; default true. */
+  readonly processMetrics?: boolean;
+}
+
+export class ProbeMetrics {
+  readonly registry = new Registry();
+  readonly prefix: string;
+  readonly #connected: Gauge<'leg'>;
+  readonly #disconnects: Counter<'leg' | 'reason'>;
+  readonly #rtt: Histogram<'leg'>;
+  readonly #connectSeconds: Histogram<'leg' | 'phase'>;
+  readonly #lifetime: Histogram<'leg'>;
+  readonly #lastDrop: Gauge<'leg'>;
+  readonly #heartbeats: Counter<'leg' | 'result'>;
+
+  constructor(options: ProbeMetricsOptions = {}) {
+    const prefix = options.prefix ?? 't3probe_';
+    this.prefix = prefix;
+    const registers = [this.registry];
+    this.#connected = new Gauge({
+      name: `${prefix}connected`,
+      help: 'Whether the leg is connected and answering heartbeats (1) or not (0).',
+      labelNames: ['leg'],
+      registers,
+    });
+    this.#disconnects = new Counter({
+      name: `${prefix}disconnects_total`,
+      help: 'Drops per leg and reason: transitions into the down state, each counted once with one reason.',
+      labelNames: ['leg', 'reason'],
+      registers,
+    });
+    this.#rtt = new Histogram({
+      name: `${prefix}rtt_seconds`,
+      help: 'Heartbeat round-trip time (ws legs) or request time (http legs) on the established connection.',
+      labelNames: ['leg'],
+      buckets: [...RTT_BUCKETS_S],
+      registers,
+    });
+    this.#connectSeconds = new Histogram({
+      name: `${prefix}connect_seconds`,
+      help: 'Time spent in each connection phase: dns, tcp, tls, upgrade.',
+      labelNames: ['leg', 'phase'],
+      buckets: [...RTT_BUCKETS_S],
+      registers,
+    });
+    this.#lifetime = new Histogram({
+      name: `${prefix}connection_lifetime_seconds`,
+      help: 'How long a connection stayed up before it dropped; buckets bracket common idle timeouts (270/350/400/900 s).',
+      labelNames: ['leg'],
+      buckets: [...LIFETIME_BUCKETS_S],
+      registers,
+    });
+    this.#lastDrop = new Gauge({
+      name: `${prefix}last_drop_timestamp_seconds`,
+      help: 'Unix time of the most recent drop of the leg; 0 if it never dropped.',
+      labelNames: ['leg'],
+      registers,
+    });
+    this.#heartbeats = new Counter({
+      name: `${prefix}heartbeats_total`,
+      help: 'Heartbeats (ws) or requests (http) by result: ok, late, duplicate, garbled, timeout, failed.',
+      labelNames: ['leg', 'result'],
+      registers,
+    });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Bind a leg's series. Every counter series is created at 0 here, so `increase()` and `rate()`
+   * work from the first scrape instead of missing the first drop.
+   */
+  forLeg(leg: string): LegMetrics {
+    for (const reason of REASONS) this.#disconnects.labels(leg, reason).inc(0);
+    for (const result of HEARTBEAT_RESULTS) this.#heartbeats.labels(leg, result).inc(0);
+    this.#lastDrop.labels(leg).set(0);
+    const connected = this.#connected.labels(leg);
+    connected.set(0);
+    const rtt = this.#rtt.labels(leg);
+    this.#lifetime.zero({ leg });
+    const lifetime = this.#lifetime.labels(leg);
+    const lastDrop = this.#lastDrop.labels(leg);
+    const heartbeats = new Map(HEARTBEAT_RESULTS.map((r) => [r, this.#heartbeats.labels(leg, r)] as const));
+    const disconnects = new Map(REASONS.map((r) => [r, this.#disconnects.labels(leg, r)] as const));
+    const phases = new Map(CONNECT_PHASES.map((p) => [p, this.#connectSeconds.labels(leg, p)] as const));
+    return {
+      setConnected: (up) => connected.set(up ? 1 : 0),
+      observeRtt: (seconds) => rtt.observe(seconds),
+      countHeartbeat: (result) => heartbeats.get(result)?.inc(),
+      observeConnectPhase: (phase, seconds) => phases.get(phase)?.observe(seconds),
+      recordDrop: (reason, lifetimeSeconds, atEpochMs) => {
+        disconnects.get(reason)?.inc();
+        lastDrop.set(atEpochMs / 1000);
+        if (lifetimeSeconds !== undefined) lifetime.observe(lifetimeSeconds);
+      },
+    };
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * A probe: the legs of one config, their metrics, the ring of recent drops, and the HTTP server
+ * that exposes them. The CLI calls this; this calls the legs.
+ */
+import type { DohOptions, ProbeConfig } from './config/types.js';
+import { createLeg } from './legs/create-leg.js';
+import { DohResolver } from './legs/doh.js';
+import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
+import { createResolver } from './legs/resolver.js';
+import { silentLogger, type Logger } from './log.js';
+import { ProbeMetrics } from './metrics/registry.js';
+import { startProbeServer, type ProbeServer } from './server/probe-server.js';
+import { Ring } from './util/ring.js';
+
+export interface ProbeOptions {
+  readonly logger?: Logger;
+  /** Register prom-client's process metrics; default true. */
+  readonly processMetrics?: boolean;
+}
+
+export interface ProbeStatus {
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly ready: boolean;
+  readonly legs: readonly LegStatus[];
+  /** Oldest first, at most `dropHistory` entries. */
+  readonly recentDrops: readonly DropEvent[];
+}
+
+export class Probe {
+  readonly config: ProbeConfig;
+  readonly metrics: ProbeMetrics;
+  readonly legs: readonly Leg[];
+  readonly log: Logger;
+  readonly #drops: Ring<DropEvent>;
+  readonly #dohResolvers = new Map<string, DohResolver>();
+  readonly #startedAt = Date.now();
+  #server: ProbeServer | undefined;
+  #started = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: ProbeConfig, options: ProbeOptions = {}) {
+    this.config = config;
+    this.log = options.logger ?? silentLogger;
+    this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, processMetrics: options.processMetrics ?? true });
+    this.#drops = new Ring<DropEvent>(config.dropHistory);
+    this.legs = config.legs.map((legOptions) => {
+      const leg = createLeg(legOptions, {
+        metrics: this.metrics.forLeg(legOptions.name),
+        log: this.log.child({ leg: legOptions.name }),
+        resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
+      });
+      leg.on('drop', (event) => this.#drops.push(event));
+      return leg;
+    });
+  }
+
+  #dohResolver(options: DohOptions): DohResolver {
+    // Legs that use the same DoH server share one HTTP/2 connection and one cache.
+    const key = JSON.stringify(options);
+    let resolver = this.#dohResolvers.get(key);
+    if (resolver === undefined) {
+      resolver = new DohResolver(options);
+      this.#dohResolvers.set(key, resolver);
+    }
+    return resolver;
+  }
+
+  /** Listen on the configured address (unless `listen: false`), then start every leg. */
+  async start({ listen = true, signal }: { listen?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.#started) return;
+    this.#started = true;
+    if (listen) this.#server = await startProbeServer(this, this.config.listen, signal);
+    for (const leg of this.legs) leg.start();
+    this.log.info({ legs: this.legs.map((l) => l.name), listen: this.#server?.url }, 'probe started');
+  }
+
+  get ready(): boolean {
+    return this.#started && this.#closing === undefined;
+  }
+
+  /** The server's base URL, for example http://127.0.0.1:9464 (undefined before start). */
+  get url(): string | undefined {
+    return this.#server?.url;
+  }
+
+  leg(name: string): Leg | undefined {
+    return this.legs.find((l) => l.name === name);
+  }
+
+  status(): ProbeStatus {
+    return {
+      startedAt: new Date(this.#startedAt).toISOString(),
+      uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
+      ready: this.ready,
+      legs: this.legs.map((l) => l.snapshot()),
+      recentDrops: this.#drops.toArray(),
+    };
+  }
+
+  /** Graceful and idempotent: legs close politely (bounded), then the server stops. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    await Promise.all(this.legs.map((l) => l.close()));
+    await Promise.all([...this.#dohResolvers.values()].map((r) => r.close()));
+    await this.#server?.close();
+    this.log.info('probe stopped');
+  }
+}

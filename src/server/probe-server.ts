@@ -1,0 +1,89 @@
+/**
+ * The probe's own HTTP server: /metrics, /healthz, /readyz, /status. Bounded like anything that
+ * listens: small header limits, request timeouts, a connection cap, GET/HEAD only.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ListenAddress } from '../config/types.js';
+import type { Probe } from '../probe.js';
+
+export interface ProbeServer {
+  readonly url: string;
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+const MAX_CONNECTIONS = 256;
+const CLOSE_GRACE_MS = 2_000;
+
+export async function startProbeServer(probe: Probe, listen: ListenAddress, signal?: AbortSignal): Promise<ProbeServer> {
+  signal?.throwIfAborted();
+  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8 * 1024 }, (req, res) => {
+    void handle(probe, req, res).catch((err: unknown) => {
+      probe.log.error({ err }, 'probe server request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.keepAliveTimeout = 65_000; // longer than Prometheus' scrape interval, so scrapes reuse connections
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(listen.port, listen.host, () => {
+      server.removeListener('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    address,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        grace.unref();
+        server.close(() => {
+          clearTimeout(grace);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+async function handle(probe: Probe, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+    return;
+  }
+  const path = (req.url ?? '/').split('?', 1)[0];
+  switch (path) {
+    case '/metrics': {
+      const body = await probe.metrics.render();
+      res.writeHead(200, { 'content-type': probe.metrics.contentType }).end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    case '/healthz':
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    case '/readyz': {
+      const ready = probe.ready;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      return;
+    }
+    case '/status':
+      res
+        .writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+        .end(req.method === 'HEAD' ? undefined : JSON.stringify(probe.status(), null, 2));
+      return;
+    default:
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+}
