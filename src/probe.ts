@@ -36,6 +36,8 @@ export class Probe {
   readonly #dohResolvers = new Map<string, DohResolver>();
   readonly #startedAt = Date.now();
   #server: ProbeServer | undefined;
+  /** Leg timers are unref'd; this one ref'd handle is what keeps a started probe's process alive. */
+  #keepAlive: NodeJS.Timeout | undefined;
   #started = false;
   #closing: Promise<void> | undefined;
 
@@ -72,6 +74,7 @@ export class Probe {
     if (this.#started) return;
     this.#started = true;
     if (listen) this.#server = await startProbeServer(this, this.config.listen, signal);
+    this.#keepAlive = setInterval(() => {}, 1 << 30);
     for (const leg of this.legs) leg.start();
     this.log.info({ legs: this.legs.map((l) => l.name), listen: this.#server?.url }, 'probe started');
   }
@@ -109,6 +112,7 @@ export class Probe {
     await Promise.all(this.legs.map((l) => l.close()));
     await Promise.all([...this.#dohResolvers.values()].map((r) => r.close()));
     await this.#server?.close();
+    clearInterval(this.#keepAlive);
     this.log.info('probe stopped');
   }
 }

@@ -83,6 +83,9 @@ export function startLeg(options: WsLegOptions | HttpLegOptions): LegUnderTest {
   const drops: DropEvent[] = [];
   leg.on('drop', (event) => drops.push(event));
   leg.start();
+  // Leg timers are unref'd background work; a running probe keeps the process alive through its
+  // server. A bare leg under test needs its own ref'd handle until close().
+  const keepAlive = setInterval(() => {}, 1 << 30);
   const name = options.name;
   return {
     leg,
@@ -103,6 +106,7 @@ export function startLeg(options: WsLegOptions | HttpLegOptions): LegUnderTest {
       }
     },
     async close() {
+      clearInterval(keepAlive);
       await leg.close();
       await Promise.all(dohResolvers.map((r) => r.close()));
     },
