@@ -40,7 +40,11 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   if (isProbeError(err) && (err.code === 'PROBE_ERR_USAGE' || err.code === 'PROBE_ERR_CONFIG')) {
-    process.stderr.write(`t3-probe: ${err.message}\n`);
+    if (err.code === 'PROBE_ERR_CONFIG') {
+      process.stderr.write(`t3-probe: invalid configuration:\n${err.message.replace(/^/gm, '  ')}\n`);
+    } else {
+      process.stderr.write(`t3-probe: ${err.message}\n`);
+    }
     if (err.code === 'PROBE_ERR_USAGE') process.stderr.write(`Try "t3-probe ${process.argv[2] ?? ''} --help".\n`);
     process.exitCode = EXIT_USAGE;
   } else {

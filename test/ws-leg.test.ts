@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { createCertificateAuthority } from '../src/demo/pki.js';
 import { startDohResponder } from '../src/demo/doh-responder.js';
 import { startEchoServer } from '../src/echo/server.js';
@@ -145,9 +146,9 @@ test('a certificate for another name drops the leg with reason tls', async (t) =
 
 test('a pinned leg dials the pinned IP but keeps Host, SNI and the certificate check on the hostname', async (t) => {
   const leaf = ca.issue(['t3.example.test']);
-  const snis: (string | false)[] = [];
+  const snis: (string | false | null)[] = [];
   const server = await startScriptedWsServer((ws, req) => {
-    snis.push((req.socket as import('node:tls').TLSSocket).servername);
+    snis.push((req.socket as TLSSocket).servername);
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   }, leaf);
   t.after(() => server.close());

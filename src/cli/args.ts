@@ -1,14 +1,12 @@
 /** Argument parsing shared by every command: node:util parseArgs, with errors as usage errors. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseListen } from '../config/listen.js';
 import type { ListenAddress, LogLevel } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export function parseCommandArgs<T extends Options>(argv: readonly string[], options: T) {
+/** Run node:util parseArgs (strict) and turn its errors into usage errors (exit 2). */
+export function asUsageErrors<T>(parse: () => T): T {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+    return parse();
   } catch (err) {
     throw new ProbeError('PROBE_ERR_USAGE', (err as Error).message, { cause: err });
   }

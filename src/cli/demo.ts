@@ -1,15 +1,23 @@
+import { parseArgs } from 'node:util';
 import { DEMO_LISTEN, startDemo } from '../demo/demo.js';
 import { createLogger } from '../log.js';
-import { listenArg, logLevelArg, parseCommandArgs } from './args.js';
+import { listenArg, logLevelArg, asUsageErrors } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
 import { DEMO_USAGE } from './usage.js';
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    listen: { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = asUsageErrors(() =>
+    parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help === true) {
     process.stdout.write(DEMO_USAGE);
     return 0;

@@ -1,23 +1,31 @@
+import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { parseByteSize } from '../config/size.js';
 import { startEchoServer } from '../echo/server.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { listenArg, logLevelArg, parseCommandArgs, positiveIntArg } from './args.js';
+import { listenArg, logLevelArg, asUsageErrors, positiveIntArg } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
 import { ECHO_USAGE } from './usage.js';
 
 export async function echoCommand(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    listen: { type: 'string' },
-    'tcp-listen': { type: 'string' },
-    'max-connections': { type: 'string' },
-    'max-payload': { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = asUsageErrors(() =>
+    parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string' },
+        'tcp-listen': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-payload': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help === true) {
     process.stdout.write(ECHO_USAGE);
     return 0;

@@ -35,6 +35,8 @@ export interface DropEvent {
   readonly message: string;
   /** Unix time in milliseconds. */
   readonly at: number;
+  /** The same instant as an RFC 3339 string, for humans reading /status. */
+  readonly time: string;
   /** How long the connection had been up; null when it never came up. */
   readonly upForSeconds: number | null;
   readonly lastRttSeconds: number | null;
@@ -46,7 +48,8 @@ export interface LegStatus {
   readonly name: string;
   readonly kind: LegKind;
   readonly state: LegState;
-  readonly since: number;
+  /** When the leg entered its current state (RFC 3339). */
+  readonly since: string;
   readonly lastRttSeconds: number | null;
   readonly lastDrop: DropEvent | null;
   readonly drops: number;
@@ -138,7 +141,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       name: this.name,
       kind: this.kind,
       state: this.#state,
-      since: this.#since,
+      since: new Date(this.#since).toISOString(),
       lastRttSeconds: this.#lastRtt,
       lastDrop: this.#lastDrop,
       drops: this.#drops,
@@ -260,6 +263,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       code,
       message: error.message,
       at,
+      time: new Date(at).toISOString(),
       upForSeconds,
       lastRttSeconds: this.#lastRtt,
       ...(details?.closeCode === undefined ? {} : { closeCode: details.closeCode }),

@@ -6,7 +6,7 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { ProbeError, isProbeError } from '../errors.js';
 import type { ResolveOptions } from '../config/types.js';
-import { DohResolver } from './doh.js';
+import type { DohResolver } from './doh.js';
 
 export interface ResolvedTarget {
   readonly address: string;
@@ -75,16 +75,16 @@ class DohAddressResolver implements AddressResolver {
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    const onAbort = (): void => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
         signal.removeEventListener('abort', onAbort);
         resolve(value);
       },
-      (err: unknown) => {
+      (err: Error) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
+        reject(err);
       },
     );
   });

@@ -1,0 +1,225 @@
+/**
+ * 1000 permanent WebSocket legs against the echo server on loopback, 1 s heartbeat. Prints:
+ *   - client CPU µs per heartbeat (goal ≤ 100 µs),
+ *   - RSS and heap per leg (goal ≤ 64 KiB RSS),
+ * and, in the same run, two peers on the same machine:
+ *   - a bare `ws` client doing the same echo (the floor for any ws-based prober),
+ *   - Prometheus blackbox_exporter probing a plain-HTTP target (if installed).
+ * Figures only: nothing here passes or fails on absolute times.
+ *
+ * Runs on the tsc output, not under tsx: tsx's keepNames wrapping adds an own `name` property to
+ * every closure and inflates memory per leg by several KiB.
+ *
+ *   npm run bench -- [--legs 1000] [--seconds 20] [--peer-probes 3000]
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import type { ProbeConfig } from '../src/config/types.js';
+import { Probe } from '../src/probe.js';
+
+const { values } = parseArgs({
+  options: {
+    legs: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '20' },
+    'peer-probes': { type: 'string', default: '3000' },
+  },
+});
+const LEGS = Number(values.legs);
+const SECONDS = Number(values.seconds);
+const PEER_PROBES = Number(values['peer-probes']);
+const WARMUP_S = 5;
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+async function startEchoChild(): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(path.join(import.meta.dirname, 'echo-child.js'), { stdio: 'inherit' });
+  const [message] = (await once(child, 'message')) as [{ port: number }];
+  return { child, port: message.port };
+}
+
+async function waitUntil(what: string, predicate: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rssPerLegKiB: number; heapPerLegKiB: number; beats: number; p50RttMs: number }> {
+  gc();
+  await delay(200);
+  gc();
+  const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
+  const url = `ws://127.0.0.1:${port}/probe/ws`;
+  const config: ProbeConfig = {
+    listen: { host: '127.0.0.1', port: 0 },
+    metrics: { prefix: 't3probe_' },
+    log: { level: 'silent' },
+    dropHistory: 256,
+    legs: Array.from({ length: LEGS }, (_, i) => ({
+      kind: 'ws' as const,
+      name: `leg${i}`,
+      url,
+      intervalMs: 1_000,
+      deadlineMs: 2_000,
+      connectTimeoutMs: 10_000,
+      backoff: { minMs: 500, maxMs: 5_000, factor: 2 },
+      resolve: { mode: 'system' as const },
+      tls: { insecure: false },
+      headers: {},
+      maxPayloadBytes: 65_536,
+    })),
+  };
+  const probe = new Probe(config, { processMetrics: false });
+  let beats = 0;
+  let drops = 0;
+  const rtts: number[] = [];
+  for (const leg of probe.legs) {
+    leg.on('heartbeat', (result, rtt) => {
+      if (result === 'ok') {
+        beats++;
+        if (rtt !== undefined && rtts.length < 200_000) rtts.push(rtt);
+      }
+    });
+    leg.on('drop', () => drops++);
+  }
+  await probe.start({ listen: false });
+  await waitUntil('every leg up', () => probe.legs.every((l) => l.state === 'up'));
+  await delay(WARMUP_S * 1000);
+  gc();
+  const rssUp = process.memoryUsage().rss;
+  const heapUp = process.memoryUsage().heapUsed;
+
+  rtts.length = 0;
+  const beats0 = beats;
+  const cpu0 = cpuMicros();
+  await delay(SECONDS * 1000);
+  const cpu1 = cpuMicros();
+  const measured = beats - beats0;
+  await probe.close();
+  if (drops > 0) console.error(`warning: ${drops} drops during the run`);
+  rtts.sort((a, b) => a - b);
+  return {
+    cpuPerBeatUs: (cpu1 - cpu0) / measured,
+    rssPerLegKiB: (rssUp - rssBefore) / LEGS / 1024,
+    heapPerLegKiB: (heapUp - heapBefore) / LEGS / 1024,
+    beats: measured,
+    p50RttMs: (rtts[Math.floor(rtts.length / 2)] ?? 0) * 1000,
+  };
+}
+
+/** The floor: bare ws clients, each echoing JSON {seq, t} once a second. */
+async function benchBareWs(port: number): Promise<{ cpuPerBeatUs: number; beats: number }> {
+  const url = `ws://127.0.0.1:${port}/probe/ws`;
+  const clients: WebSocket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let beats = 0;
+  await Promise.all(
+    Array.from({ length: LEGS }, async () => {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      clients.push(ws);
+      await once(ws, 'open');
+      let seq = 0;
+      ws.on('message', (data: Buffer) => {
+        const reply = JSON.parse(data.toString()) as { seq: number; t: number };
+        if (reply.seq > 0) beats++;
+      });
+      timers.push(setInterval(() => ws.send(JSON.stringify({ seq: ++seq, t: performance.now() })), 1_000));
+    }),
+  );
+  await delay(WARMUP_S * 1000);
+  const beats0 = beats;
+  const cpu0 = cpuMicros();
+  await delay(SECONDS * 1000);
+  const cpu1 = cpuMicros();
+  const measured = beats - beats0;
+  for (const t of timers) clearInterval(t);
+  for (const ws of clients) ws.terminate();
+  return { cpuPerBeatUs: (cpu1 - cpu0) / measured, beats: measured };
+}
+
+function processCpuMicros(pid: number): number {
+  // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 Hz on Linux).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+async function benchBlackbox(echoPort: number): Promise<{ cpuPerProbeUs: number; probes: number; version: string } | string> {
+  const binary = ['/usr/bin/prometheus-blackbox-exporter', '/usr/bin/blackbox_exporter'].find((b) => existsSync(b));
+  if (binary === undefined) return 'not installed (apt-get install prometheus-blackbox-exporter)';
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bbx-'));
+  try {
+    await writeFile(path.join(dir, 'bb.yml'), 'modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n');
+    const listen = `127.0.0.1:${40_000 + Math.floor(Math.random() * 20_000)}`;
+    const child = spawn(binary, [`--config.file=${path.join(dir, 'bb.yml')}`, `--web.listen-address=${listen}`], { stdio: 'ignore' });
+    try {
+      const target = encodeURIComponent(`http://127.0.0.1:${echoPort}/probe/healthz`);
+      const probeUrl = `http://${listen}/probe?module=http_2xx&target=${target}`;
+      for (let i = 0; ; i++) {
+        try {
+          if ((await fetch(`http://${listen}/-/healthy`)).ok) break;
+        } catch {
+          if (i > 100) throw new Error('blackbox_exporter did not start');
+        }
+        await delay(50);
+      }
+      const versionText = await (await fetch(`http://${listen}/metrics`)).text();
+      const version = /blackbox_exporter_build_info\{[^}]*version="([^"]+)"/.exec(versionText)?.[1] ?? 'unknown';
+      for (let i = 0; i < 100; i++) await (await fetch(probeUrl)).text(); // warm-up
+      const pid = child.pid ?? 0;
+      const cpu0 = processCpuMicros(pid);
+      let next = 0;
+      let failed = 0;
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          while (next < PEER_PROBES) {
+            next++;
+            const body = await (await fetch(probeUrl)).text();
+            if (!/^probe_success 1$/m.test(body)) failed++;
+          }
+        }),
+      );
+      const cpu1 = processCpuMicros(pid);
+      if (failed > 0) console.error(`warning: ${failed} blackbox probes failed`);
+      return { cpuPerProbeUs: (cpu1 - cpu0) / PEER_PROBES, probes: PEER_PROBES, version };
+    } finally {
+      child.kill();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const { child, port } = await startEchoChild();
+try {
+  console.log(`# t3-probe ws-legs benchmark: ${LEGS} legs, 1 s heartbeat, ${SECONDS} s measured after ${WARMUP_S} s warm-up`);
+  console.log(`# node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`);
+  const legs = await benchProbeLegs(port);
+  console.log(
+    `t3-probe ws legs:     ${legs.cpuPerBeatUs.toFixed(1)} µs client CPU per heartbeat (${legs.beats} heartbeats), ` +
+      `RSS ${legs.rssPerLegKiB.toFixed(1)} KiB/leg, heap ${legs.heapPerLegKiB.toFixed(1)} KiB/leg, p50 RTT ${legs.p50RttMs.toFixed(2)} ms`,
+  );
+  const bare = await benchBareWs(port);
+  console.log(`bare ws client:       ${bare.cpuPerBeatUs.toFixed(1)} µs client CPU per echo (${bare.beats} echoes)`);
+  const peer = await benchBlackbox(port);
+  if (typeof peer === 'string') console.log(`blackbox_exporter:    skipped: ${peer}`);
+  else console.log(`blackbox_exporter ${peer.version}: ${peer.cpuPerProbeUs.toFixed(0)} µs exporter CPU per plain-HTTP probe (${peer.probes} probes, concurrency 10)`);
+} finally {
+  child.disconnect();
+}

@@ -1,0 +1,24 @@
+/**
+ * Every default the config loader fills in, in one place so docs/config-reference.md can be
+ * checked against it. Durations are milliseconds. Kind-specific defaults live with their kind in
+ * leg-kinds.ts.
+ */
+
+export const DEFAULT_LISTEN = { host: '0.0.0.0', port: 9464 } as const;
+export const DEFAULT_METRICS_PREFIX = 't3probe_';
+export const DEFAULT_LOG_LEVEL = 'info';
+export const DEFAULT_DROP_HISTORY = 256;
+
+export const DEFAULT_INTERVAL_MS = 1_000;
+/** With no deadline set anywhere, a leg's deadline is this many of its own (effective) intervals. */
+export const DEFAULT_DEADLINE_INTERVALS = 2;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_BACKOFF = { minMs: 500, maxMs: 30_000, factor: 2 } as const;
+
+export const DEFAULT_DOH = {
+  method: 'GET',
+  timeoutMs: 5_000,
+  family: 0,
+  minTtlMs: 0,
+  maxTtlMs: 3_600_000,
+} as const;

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test, type TestContext } from 'node:test';
+import { startEchoServer } from '../src/echo/server.js';
+import { waitFor } from './helpers/wait.js';
+
+// The CLI is tested as shipped: the tsc output in dist/ (npm test builds it first).
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+interface Run {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function cli(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function tempConfig(t: TestContext, yaml: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 't3-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'probe.yaml');
+  await writeFile(file, yaml);
+  return file;
+}
+
+test('--help works for every command and exits 0; no command is a usage error', async (t) => {
+  for (const args of [['--help'], ['run', '--help'], ['echo', '--help'], ['demo', '--help']]) {
+    const run = cli(t, args);
+    assert.equal(await run.exit, 0, args.join(' '));
+    assert.match(run.stdout(), /Usage:\s+t3-probe/);
+  }
+  const bare = cli(t, []);
+  assert.equal(await bare.exit, 2);
+});
+
+test('usage errors exit 2 and say what was wrong', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['frob'], /unknown command "frob"/],
+    [['run'], /--config <file> is required/],
+    [['run', '--config', '/nonexistent/probe.yaml'], /\/nonexistent\/probe\.yaml/],
+    [['run', '--bogus'], /Unknown option '--bogus'/],
+    [['echo', '--listen', 'nope'], /--listen: must be "host:port" \(got "nope"\)/],
+    [['echo', '--max-payload', 'lots'], /--max-payload/],
+  ];
+  for (const [args, message] of cases) {
+    const run = cli(t, args);
+    assert.equal(await run.exit, 2, args.join(' '));
+    assert.match(run.stderr(), message);
+  }
+});
+
+test('a bad config exits 2, naming every bad key with the reason and a suggestion', async (t) => {
+  const file = await tempConfig(t, 'legs:\n  - name: a\n    kind: ws\n    url: ftp://x\n    intervall: 5s\n    deadline: -5s\n');
+  const run = cli(t, ['run', '--config', file]);
+  assert.equal(await run.exit, 2);
+  const err = run.stderr();
+  assert.match(err, /legs\[0\]\.intervall: unknown key \(did you mean "interval"\?\)/);
+  assert.match(err, /legs\[0\]\.url: must be a URL starting with ws:\/\/ or wss:\/\//);
+  assert.match(err, /legs\[0\]\.deadline: must be a duration greater than 0 \(got "-5s"\)/);
+});
+
+test('an invalid environment override exits 2 and names the variable', async (t) => {
+  const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => echo.close());
+  const file = await tempConfig(t, `legs:\n  - name: a\n    kind: ws\n    url: ${echo.url}\n`);
+  const run = cli(t, ['run', '--config', file], { T3PROBE_LISTEN: 'nowhere' });
+  assert.equal(await run.exit, 2);
+  assert.match(run.stderr(), /T3PROBE_LISTEN: must be "host:port" \(got "nowhere"\)/);
+});
+
+test('run holds the legs of a config, serves /readyz and /status, and exits 0 on SIGTERM', async (t) => {
+  const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => echo.close());
+  const file = await tempConfig(
+    t,
+    [
+      'defaults:',
+      '  interval: 200ms',
+      'legs:',
+      '  - name: internal',
+      '    kind: ws',
+      `    url: ${echo.url}`,
+      '  - name: t3serve',
+      '    kind: http',
+      `    url: http://127.0.0.1:${echo.httpAddress.port}/probe/healthz`,
+    ].join('\n'),
+  );
+  const run = cli(t, ['run', '--config', file, '--log-level', 'info'], { T3PROBE_LISTEN: '127.0.0.1:0' });
+  const base = await waitFor('the probe to log its address', () => /"listen":"(http:\/\/[^"]+)"/.exec(run.stdout())?.[1]);
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  await waitFor('both legs up', async () => {
+    const status = (await (await fetch(`${base}/status`)).json()) as { legs: { state: string }[] };
+    return status.legs.every((l) => l.state === 'up');
+  });
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exit, 0);
+  const lines = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; leg?: string });
+  assert.ok(lines.some((l) => l.msg === 'leg up' && l.leg === 'internal'));
+  assert.ok(lines.some((l) => l.msg === 'probe stopped'));
+});
+
+test('a taken listen port is a runtime failure: exit 1 with the address and EADDRINUSE', async (t) => {
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  t.after(() => blocker.close());
+  const port = (blocker.address() as net.AddressInfo).port;
+  const run = cli(t, ['echo', '--listen', `127.0.0.1:${port}`]);
+  assert.equal(await run.exit, 1);
+  assert.match(run.stderr(), new RegExp(`127\\.0\\.0\\.1:${port}.*EADDRINUSE`));
+});
+
+test('echo serves /probe/healthz and exits 0 on SIGTERM', async (t) => {
+  const run = cli(t, ['echo', '--listen', '127.0.0.1:0', '--tcp-listen', '127.0.0.1:0']);
+  const url = await waitFor('the echo server to log its URL', () => /"url":"ws:\/\/([^"/]+)\/probe\/ws"/.exec(run.stdout())?.[1]);
+  const res = await fetch(`http://${url}/probe/healthz`);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'ok\n');
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exit, 0);
+});
+
+test('demo needs nothing external: every leg is up on /metrics within a few seconds', async (t) => {
+  const run = cli(t, ['demo', '--listen', '127.0.0.1:0', '--log-level', 'warn']);
+  const base = await waitFor('the demo banner', () => /metrics: (http:\/\/\S+)\/metrics/.exec(run.stderr())?.[1], { timeoutMs: 10_000 });
+  const metrics = await waitFor(
+    'all three legs connected',
+    async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return ['cloudflare', 'internal', 't3serve'].every((leg) => text.includes(`t3probe_connected{leg="${leg}"} 1`)) && text;
+    },
+    { timeoutMs: 5_000 },
+  );
+  assert.match(metrics, /^t3probe_disconnects_total\{leg="cloudflare",reason="dns"\} 0$/m);
+  run.child.kill('SIGINT');
+  assert.equal(await run.exit, 0);
+});
