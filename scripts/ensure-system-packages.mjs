@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Installs the Debian packages the test suite drives for real (a real Prometheus, and so on)
+// when they are missing and we run as root. Not root: say loudly what is missing; the tests
+// that need it then skip with that reason, and on CI (CI=true) they fail instead.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** package -> a file it installs that proves it is there. */
+export const SYSTEM_PACKAGES = {
+  prometheus: '/usr/bin/prometheus',
+  'prometheus-blackbox-exporter': '/usr/bin/prometheus-blackbox-exporter',
+};
+
+const missing = Object.entries(SYSTEM_PACKAGES)
+  .filter(([, file]) => !existsSync(file))
+  .map(([pkg]) => pkg);
+
+if (missing.length === 0) process.exit(0);
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+if (!isRoot) {
+  process.stderr.write(
+    `\n!!! Missing Debian packages: ${missing.join(' ')}\n` +
+      `!!! Not root, so not installing them. Tests that need them will be SKIPPED (and FAIL when CI=true).\n` +
+      `!!! Install with: sudo apt-get install -y --no-install-recommends ${missing.join(' ')}\n\n`,
+  );
+  process.exit(0);
+}
+
+process.stderr.write(`Installing Debian packages for the test suite: ${missing.join(' ')}\n`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+const run = (args) => execFileSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+try {
+  run(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+} catch {
+  // A fresh machine has stale or no package lists: refresh once and retry.
+  run(['update', '-qq']);
+  run(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+}
+const still = Object.entries(SYSTEM_PACKAGES).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
+if (still.length > 0) {
+  process.stderr.write(`apt-get finished but these are still missing: ${still.join(' ')}\n`);
+  process.exit(1);
+}
