@@ -1,0 +1,35 @@
+/** The library API of t3-probe. The CLI (src/cli.ts) is a client of exactly this. */
+export { Probe } from './probe.js';
+export { loadConfigFile, normalizeConfig, parseConfig } from './config/load.js';
+export { ProbeError, ERROR_CODES } from './errors.js';
+export { REASONS, REASON_DESCRIPTIONS, reasonOf } from './legs/reasons.js';
+export { Leg } from './legs/leg.js';
+export { WsLeg } from './legs/ws-leg.js';
+export { HttpLeg } from './legs/http-leg.js';
+export { DohResolver } from './legs/doh.js';
+export { ProbeMetrics, HEARTBEAT_RESULTS, CONNECT_PHASES } from './metrics/registry.js';
+export { mountEcho } from './echo/mount.js';
+export { startEchoServer } from './echo/server.js';
+export { startTcpEcho } from './echo/tcp-echo.js';
+export { startDemo } from './demo/demo.js';
+
+export type { ProbeOptions, ProbeStatus } from './probe.js';
+export type {
+  ProbeConfig,
+  LegOptions,
+  WsLegOptions,
+  HttpLegOptions,
+  DohOptions,
+  ResolveOptions,
+  TlsOptions,
+  BackoffOptions,
+  ListenAddress,
+} from './config/types.js';
+export type { ErrorCode } from './errors.js';
+export type { Reason } from './legs/reasons.js';
+export type { DropEvent, LegState, LegStatus } from './legs/leg.js';
+export type { HeartbeatResult, ConnectPhase, LegMetrics } from './metrics/registry.js';
+export type { EchoMount } from './echo/mount.js';
+export type { EchoOptions } from './echo/options.js';
+export type { EchoServer, StartEchoOptions } from './echo/server.js';
+export type { LoadOptions } from './config/load.js';
