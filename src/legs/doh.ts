@@ -12,8 +12,9 @@
  * AbortSignal, whose reason is rethrown as is.
  */
 import { isIP, type LookupFunction } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
-import { Client } from 'undici';
+import { buildConnector, Client } from 'undici';
 import type { DohOptions } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 
@@ -35,6 +36,8 @@ const DNS_MESSAGE = 'application/dns-message';
 /** A DNS message over DoH is at most 65535 bytes; anything bigger is not an answer. */
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_CNAME_HOPS = 16;
+/** Concurrent queries on one h2 connection; unbound's default http-max-streams is 100. */
+const H2_MAX_STREAMS = 32;
 const MAX_CACHE_ENTRIES = 256;
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'] as const;
 
@@ -98,7 +101,7 @@ function mediaType(value: string | undefined): string | undefined {
 function describe(err: unknown): string {
   if (typeof err !== 'object' || err === null) return String(err);
   const { code, message } = err as { code?: unknown; message?: unknown };
-  const text = typeof message === 'string' && message !== '' ? message : String(err);
+  const text = typeof message === 'string' && message !== '' ? message : 'unknown error';
   return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
 }
 
@@ -150,18 +153,30 @@ export class DohResolver {
     this.#now = internals.now ?? (() => performance.now());
 
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    this.#client = new Client(url.origin, {
+    const tlsConnect = buildConnector({
+      allowH2: true,
+      timeout: options.timeoutMs,
+      rejectUnauthorized: !options.tls.insecure,
+      // SNI must be a DNS name; for an IP URL, tls verifies against the IP itself.
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+      ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
+      ...(bootstrap === undefined ? {} : { lookup: bootstrapLookup(bootstrap.address, bootstrap.family) }),
+    });
+    const client = new Client(url.origin, {
       allowH2: true,
       keepAliveTimeout: 30_000,
-      connect: {
-        timeout: options.timeoutMs,
-        rejectUnauthorized: !options.tls.insecure,
-        // SNI must be a DNS name; for an IP URL, tls verifies against the IP itself.
-        ...(isIP(host) === 0 ? { servername: host } : {}),
-        ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
-        ...(bootstrap === undefined ? {} : { lookup: bootstrapLookup(bootstrap.address, bootstrap.family) }),
+      // undici 7 keeps a Client at one request at a time even on h2 (nodejs/undici#4143) unless
+      // pipelining is raised. Raise it only once h2 is negotiated: HTTP/1.1 pipelining is unsafe.
+      connect: (connectOptions, callback) => {
+        tlsConnect(connectOptions, (...args) => {
+          // On failure undici passes (err) alone, whatever its types say.
+          const socket = args[1] as TLSSocket | null | undefined;
+          if (socket) client.pipelining = socket.alpnProtocol === 'h2' ? H2_MAX_STREAMS : 1;
+          callback(...args);
+        });
       },
     });
+    this.#client = client;
   }
 
   /**
@@ -265,9 +280,9 @@ export class DohResolver {
           signal.removeEventListener('abort', onAbort);
           resolve(value);
         },
-        (err: unknown) => {
+        (err: Error) => {
           signal.removeEventListener('abort', onAbort);
-          reject(err as Error);
+          reject(err);
         },
       );
     });
