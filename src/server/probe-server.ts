@@ -3,13 +3,13 @@
  * listens: small header limits, request timeouts, a connection cap, GET/HEAD only.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Probe } from '../probe.js';
+import { formatHostPort, listen as listenOn, type BoundAddress } from '../util/listen.js';
 
 export interface ProbeServer {
   readonly url: string;
-  readonly address: AddressInfo;
+  readonly address: BoundAddress;
   close(): Promise<void>;
 }
 
@@ -29,19 +29,10 @@ export async function startProbeServer(probe: Probe, listen: ListenAddress, sign
   server.keepAliveTimeout = 65_000; // longer than Prometheus' scrape interval, so scrapes reuse connections
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen(listen.port, listen.host, () => {
-      server.removeListener('error', onError);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const address = await listenOn(server, listen, 'probe server');
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${formatHostPort(address)}`,
     address,
     close() {
       closing ??= new Promise<void>((resolve) => {

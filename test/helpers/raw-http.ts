@@ -33,10 +33,11 @@ export async function rawConnect(port: number, host = '127.0.0.1'): Promise<Sock
   return socket;
 }
 
-/** Everything the peer sends until the connection closes. */
+/** Everything the peer sends until the connection closes. Resumes a paused socket. */
 export async function readUntilClose(socket: Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.resume();
   socket.on('error', () => {
     // A reset after the response is part of some refusals; the bytes read so far still count.
   });

@@ -1,0 +1,152 @@
+/**
+ * The standalone far end: an HTTP (or HTTPS) server carrying the health route and the WebSocket
+ * echo, plus, optionally, the plain TCP echo for the idle-connection leg. Everything it opens is
+ * tracked, so `close()` and `destroy()` leave nothing behind that would keep a process alive.
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { ListenAddress } from '../config/types.js';
+import { CloseTracker } from './close-tracker.js';
+import { serveNotFound } from './http-routes.js';
+import { closeServer, formatHostPort, listen, type BoundAddress } from '../util/listen.js';
+import { mountEcho } from './mount.js';
+import { CLOSE_GRACE_MS, resolveEchoOptions, type EchoOptions } from './options.js';
+import { startTcpEcho, type TcpEcho } from './tcp-echo.js';
+
+export interface StartEchoOptions extends EchoOptions {
+  /** Address of the HTTP(S) server (health route and WebSocket echo). Port 0 picks a free port. */
+  listen: ListenAddress;
+  /** Address of the plain TCP echo. Default: no TCP echo. */
+  tcpListen?: ListenAddress;
+  /** Serve HTTPS (and so wss://) with this certificate. Default: plain HTTP. */
+  tls?: { certPem: string; keyPem: string };
+  /** Aborting closes the server (gracefully). */
+  signal?: AbortSignal;
+}
+
+export interface EchoServer {
+  /** WebSocket URL of the echo route, for example `ws://127.0.0.1:PORT/probe/ws`. */
+  readonly url: string;
+  readonly httpAddress: BoundAddress;
+  readonly tcpAddress: BoundAddress | undefined;
+  /** Open WebSocket echo clients. */
+  readonly connections: number;
+  /** Open TCP echo clients (0 without `tcpListen`). */
+  readonly tcpConnections: number;
+  /** Echo bytes queued for WebSocket clients and not yet written to their sockets. */
+  readonly bufferedBytes: number;
+  /** WebSocket clients the server stopped reading from because they do not read their echoes. */
+  readonly pausedClients: number;
+  /**
+   * Graceful, idempotent: stop listening, close WebSocket clients with 1001, end TCP clients,
+   * and destroy whatever is still open after a short grace.
+   */
+  close(): Promise<void>;
+  /** Immediate: destroy every socket, as if the far end had been killed. */
+  destroy(): void;
+}
+
+export async function startEchoServer(options: StartEchoOptions): Promise<EchoServer> {
+  const { listen: listenAddress, tcpListen, tls, signal, ...rest } = options;
+  signal?.throwIfAborted();
+  const echoOptions = resolveEchoOptions(rest);
+
+  // The base handler answers 404; the mount serves our routes in front of it. After close() it is
+  // what a request still arriving on a keep-alive connection gets.
+  const notFound = (_req: IncomingMessage, res: ServerResponse): void => serveNotFound(res);
+  const server: HttpServer | HttpsServer =
+    tls === undefined ? createHttpServer(notFound) : createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, notFound);
+  const sockets = new CloseTracker<Socket>();
+  // TLS servers emit the raw TCP socket on 'connection' and the TLS socket on 'secureConnection';
+  // both are tracked so destroy() reaches either layer.
+  server.on('connection', (socket: Socket) => sockets.add(socket));
+  server.on('secureConnection', (socket: Socket) => sockets.add(socket));
+  // Accept errors (EMFILE) after listening must not crash the process.
+  server.on('error', ignore);
+  const mount = mountEcho(server, echoOptions);
+
+  let httpAddress: BoundAddress;
+  let tcp: TcpEcho | undefined;
+  const destroySockets = (): void => {
+    mount.destroy();
+    server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+  };
+  try {
+    httpAddress = await listen(server, listenAddress, 'echo server');
+    if (tcpListen !== undefined) {
+      tcp = await startTcpEcho({ listen: tcpListen, maxConnections: echoOptions.maxConnections });
+    }
+  } catch (err) {
+    destroySockets();
+    await closeServer(server);
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const onAbort = (): void => void echoServer.close();
+  const scheme = tls === undefined ? 'ws' : 'wss';
+
+  const echoServer: EchoServer = {
+    url: `${scheme}://${formatHostPort({ host: connectableHost(httpAddress.host), port: httpAddress.port })}${echoOptions.wsPath}`,
+    httpAddress,
+    tcpAddress: tcp?.address,
+    get connections() {
+      return mount.connections;
+    },
+    get tcpConnections() {
+      return tcp?.connections ?? 0;
+    },
+    get bufferedBytes() {
+      return mount.bufferedBytes;
+    },
+    get pausedClients() {
+      return mount.pausedClients;
+    },
+    close() {
+      closing ??= (async () => {
+        signal?.removeEventListener('abort', onAbort);
+        const closed = closeServer(server);
+        server.closeIdleConnections();
+        const httpDone = async (): Promise<void> => {
+          if (!(await sockets.settled(CLOSE_GRACE_MS))) destroySockets();
+        };
+        await Promise.all([mount.close(), tcp?.close(), httpDone()]);
+        await closed;
+      })();
+      return closing;
+    },
+    destroy() {
+      signal?.removeEventListener('abort', onAbort);
+      closing ??= Promise.all([closeServer(server), tcp?.close()]).then(() => undefined);
+      destroySockets();
+      tcp?.destroy();
+    },
+  };
+
+  if (signal !== undefined) {
+    if (signal.aborted) {
+      await echoServer.close();
+      signal.throwIfAborted();
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  return echoServer;
+}
+
+/** A wildcard listen address is not something a client can connect to; loopback is. */
+function connectableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+function ignore(): void {
+  // See the call site.
+}

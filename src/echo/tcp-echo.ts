@@ -1,0 +1,96 @@
+/**
+ * Plain TCP echo for the idle-connection leg. Bytes go back verbatim through `pipe`, which stops
+ * reading from a client whose echoes are not being read. There is deliberately no idle timeout
+ * and no TCP keepalive: the leg exists to find out whether something on the path drops a
+ * connection that has been silent for 20+ minutes, and keepalive probes from this end would
+ * keep NAT and firewall state alive and hide exactly that.
+ */
+import { createServer, type Socket } from 'node:net';
+import type { ListenAddress } from '../config/types.js';
+import { CloseTracker } from './close-tracker.js';
+import { closeServer, listen, type BoundAddress } from '../util/listen.js';
+import { CLOSE_GRACE_MS, ECHO_DEFAULTS, positiveInteger } from './options.js';
+
+export interface TcpEchoOptions {
+  listen: ListenAddress;
+  /** Concurrent clients; connections over it are accepted and closed at once. Default 1024. */
+  maxConnections?: number;
+  /** Aborting closes the server (gracefully). */
+  signal?: AbortSignal;
+}
+
+export interface TcpEcho {
+  readonly address: BoundAddress;
+  /** Open client connections. */
+  readonly connections: number;
+  /** Graceful, idempotent: stop listening, end every client, destroy those still open after a short grace. */
+  close(): Promise<void>;
+  /** Immediate: stop listening and destroy every client socket. */
+  destroy(): void;
+}
+
+export async function startTcpEcho(options: TcpEchoOptions): Promise<TcpEcho> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const maxConnections = options.maxConnections ?? ECHO_DEFAULTS.maxConnections;
+  positiveInteger('tcpEcho', 'maxConnections', maxConnections);
+
+  const sockets = new CloseTracker<Socket>();
+  const server = createServer({ noDelay: true, keepAlive: false }, (socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    // A client that vanishes (ECONNRESET, EPIPE) ends its own connection, never the process.
+    socket.on('error', ignore);
+    socket.pipe(socket);
+  });
+  server.maxConnections = maxConnections;
+  // Accept errors (EMFILE) after listening must not crash the process; the listener keeps going.
+  server.on('error', ignore);
+
+  let address: BoundAddress;
+  try {
+    address = await listen(server, options.listen, 'tcp echo');
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const onAbort = (): void => void echo.close();
+
+  const echo: TcpEcho = {
+    address,
+    get connections() {
+      return sockets.size;
+    },
+    close() {
+      closing ??= (async () => {
+        signal?.removeEventListener('abort', onAbort);
+        const closed = closeServer(server);
+        for (const socket of sockets) socket.end();
+        await sockets.settled(CLOSE_GRACE_MS);
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })();
+      return closing;
+    },
+    destroy() {
+      signal?.removeEventListener('abort', onAbort);
+      closing ??= closeServer(server);
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+
+  if (signal !== undefined) {
+    if (signal.aborted) {
+      await echo.close();
+      signal.throwIfAborted();
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  return echo;
+}
+
+function ignore(): void {
+  // See the call sites: each error ends one connection and is expected.
+}
