@@ -50,7 +50,7 @@ export class WsLeg extends Leg {
     const secure = this.#url.protocol === 'wss:';
     const port = Number(this.#url.port || (secure ? 443 : 80));
     let socket: net.Socket | undefined;
-    let socketError: Error | undefined;
+    let socketError: () => Error | undefined = () => undefined;
     let readyNs: bigint | undefined;
     const ws = new WebSocket(this.#url, {
       perMessageDeflate: false,
@@ -68,10 +68,7 @@ export class WsLeg extends Leg {
             },
           },
         );
-        // ws hides socket errors behind a 1006 close; keep the first one so a reset is a reset.
-        socket.on('error', (err) => {
-          socketError ??= err;
-        });
+        socketError = firstErrorOf(socket);
         return socket;
       },
     });
@@ -100,7 +97,7 @@ export class WsLeg extends Leg {
         cleanup();
         if (readyNs !== undefined) this.recordPhase('upgrade', secondsSince(readyNs));
         resolve(
-          new WsHeartbeatSession(ws, this.options, () => socketError, {
+          new WsHeartbeatSession(ws, this.options, socketError, {
             onRtt: (seconds, result) => this.recordRtt(seconds, result),
             onResult: (result) => this.recordHeartbeat(result),
           }),
@@ -111,9 +108,9 @@ export class WsLeg extends Leg {
         const status = res.statusCode ?? 0;
         fail(new ProbeError('PROBE_ERR_HANDSHAKE', `WebSocket upgrade to ${this.#url.href} answered HTTP ${status}`, { status }));
       };
-      const onError = (err: Error): void => fail(connectError(err, socketError));
+      const onError = (err: Error): void => fail(connectError(err, socketError()));
       const onClose = (): void =>
-        fail(connectError(new ProbeError('PROBE_ERR_PEER_CLOSED', 'connection closed during the WebSocket handshake'), socketError));
+        fail(connectError(new ProbeError('PROBE_ERR_PEER_CLOSED', 'connection closed during the WebSocket handshake'), socketError()));
       signal.addEventListener('abort', onAbort, { once: true });
       ws.once('open', onOpen);
       ws.once('unexpected-response', onUnexpectedResponse);
@@ -124,6 +121,19 @@ export class WsLeg extends Leg {
 }
 
 function noop(): void {}
+
+/**
+ * ws hides socket errors behind a 1006 close; remember the first one so a reset is a reset.
+ * A module-level function on purpose: the closure it returns keeps only this small scope alive
+ * for the life of the connection, not the whole handshake.
+ */
+function firstErrorOf(socket: net.Socket): () => Error | undefined {
+  let first: Error | undefined;
+  socket.on('error', (err) => {
+    first ??= err;
+  });
+  return () => first;
+}
 
 function connectError(err: Error, socketError: Error | undefined): Error {
   // The socket's own error (ECONNREFUSED, TLS alert, reset) is more precise than ws's wrapper.
