@@ -14,7 +14,7 @@ import {
 } from '../src/config/load.js';
 import { parseListen } from '../src/config/listen.js';
 import { formatBytes, parseByteSize } from '../src/config/size.js';
-import { levenshtein, nearest } from '../src/config/suggest.js';
+import { levenshtein, nearest } from '../src/util/suggest.js';
 import type { ProbeConfig, TlsOptions } from '../src/config/types.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
@@ -581,7 +581,9 @@ void test('helpers: levenshtein, nearest, sizes, listen', () => {
   assert.equal(nearest('intervall', ['interval', 'deadline']), 'interval');
   assert.equal(nearest('zzzzzz', ['interval', 'deadline']), undefined);
   assert.equal(nearest('abcde', ['abcdefgh']), 'abcdefgh');
-  assert.equal(nearest('abcd', ['abcdefgh']), undefined);
+  assert.equal(nearest('abcd', ['abcdefgh']), 'abcdefgh'); // a prefix of 4+ characters is a near miss
+  assert.equal(nearest('abc', ['abcdefgh']), undefined);
+  assert.equal(nearest('maxPayload', ['maxConnections', 'maxPayloadBytes']), 'maxPayloadBytes');
   assert.equal(parseByteSize('64 KiB'), 65_536);
   assert.equal(parseByteSize('1.5KiB'), 1_536);
   assert.equal(parseByteSize(-1), undefined);

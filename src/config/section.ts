@@ -9,7 +9,7 @@ import { formatDurationMs, parseDurationMs } from '../util/duration.js';
 import type { Override } from './env.js';
 import type { ConfigIssues } from './issues.js';
 import { formatBytes, parseByteSize } from './size.js';
-import { unknownKeyReason } from './suggest.js';
+import { unknownKeyReason } from '../util/suggest.js';
 
 export interface ReadContext {
   readonly issues: ConfigIssues;

@@ -4,6 +4,7 @@
  * make it hold. Validated once, here; everything downstream takes `ResolvedEchoOptions`.
  */
 import { ProbeError } from '../errors.js';
+import { unknownKeyReason } from '../util/suggest.js';
 
 export interface EchoOptions {
   /** Largest WebSocket message accepted; a bigger one closes the client with 1009. Default 65536. */
@@ -42,7 +43,7 @@ const KEYS = Object.keys(ECHO_DEFAULTS) as (keyof EchoOptions)[];
 export function resolveEchoOptions(options: EchoOptions = {}, prefix = 'echo'): ResolvedEchoOptions {
   for (const key of Object.keys(options)) {
     if (!(KEYS as string[]).includes(key)) {
-      throw new ProbeError('PROBE_ERR_CONFIG', `${prefix}.${key}: unknown option (did you mean "${nearest(key, KEYS)}"?)`, {
+      throw new ProbeError('PROBE_ERR_CONFIG', `${prefix}.${key}: ${unknownKeyReason(key, KEYS)}`, {
         key: `${prefix}.${key}`,
       });
     }
@@ -77,30 +78,4 @@ function routePath(prefix: string, key: string, value: unknown): void {
       key: `${prefix}.${key}`,
     });
   }
-}
-
-function nearest(word: string, candidates: readonly string[]): string {
-  let best = candidates[0] ?? '';
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }

@@ -2,9 +2,10 @@
 import type { LegOptions } from '../config/types.js';
 import { HttpLeg } from './http-leg.js';
 import type { Leg } from './leg.js';
-import { WsLeg, type WsLegDeps } from './ws-leg.js';
+import type { UrlLegDeps } from './url-leg.js';
+import { WsLeg } from './ws-leg.js';
 
-export type CreateLegDeps = WsLegDeps;
+export type CreateLegDeps = UrlLegDeps;
 
 export function createLeg(options: LegOptions, deps: CreateLegDeps): Leg {
   switch (options.kind) {

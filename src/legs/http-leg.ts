@@ -8,33 +8,15 @@ import { Client } from 'undici';
 import type { HttpLegOptions } from '../config/types.js';
 import { ProbeError, isProbeError, toError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
-import { Leg, type LegSession } from './leg.js';
-import { hostnameOf, resolveWithin, type AddressResolver } from './resolver.js';
+import type { LegSession } from './leg.js';
+import { hostnameOf } from './resolver.js';
+import { UrlLeg } from './url-leg.js';
 import { openTimedSocket } from './socket.js';
-import type { WsLegDeps } from './ws-leg.js';
 
-export type HttpLegDeps = WsLegDeps;
-
-export class HttpLeg extends Leg {
-  readonly options: HttpLegOptions;
-  readonly #resolver: AddressResolver;
-  readonly #url: URL;
-  readonly #hostname: string;
-
-  constructor(options: HttpLegOptions, deps: HttpLegDeps) {
-    super(options, deps);
-    this.options = options;
-    this.#resolver = deps.resolver;
-    this.#url = new URL(options.url);
-    this.#hostname = hostnameOf(this.#url);
-  }
-
+export class HttpLeg extends UrlLeg<HttpLegOptions> {
   protected override async openSession(signal: AbortSignal): Promise<LegSession> {
-    const started = nowNs();
-    const target = await resolveWithin(this.#resolver, this.#hostname, this.options.connectTimeoutMs, signal);
-    this.recordPhase('dns', secondsSince(started));
-    this.setRemoteAddress(target.address);
-    const session = new HttpPollSession(this.options, this.#url, target.address, {
+    const { address } = await this.resolveForConnect(signal);
+    const session = new HttpPollSession(this.options, this.url, address, {
       onPhase: (phase, seconds) => this.recordPhase(phase, seconds),
       onRtt: (seconds) => this.recordRtt(seconds),
       onFailure: () => this.recordHeartbeat('failed'),

@@ -10,8 +10,8 @@ import WebSocket from 'ws';
 import type { WsLegOptions } from '../config/types.js';
 import { ProbeError, isProbeError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
-import { Leg, type LegDeps, type LegSession } from './leg.js';
-import { hostnameOf, resolveWithin, type AddressResolver } from './resolver.js';
+import type { LegSession } from './leg.js';
+import { UrlLeg } from './url-leg.js';
 import { openTimedSocket } from './socket.js';
 import { HeartbeatTracker, type HeartbeatHooks } from './ws-heartbeat.js';
 
@@ -19,47 +19,25 @@ import { HeartbeatTracker, type HeartbeatHooks } from './ws-heartbeat.js';
 const CLOSE_GRACE_MS = 1_000;
 const SEND_OPTIONS = { binary: false, compress: false } as const;
 
-export interface WsLegDeps extends LegDeps {
-  readonly resolver: AddressResolver;
-}
-
-export class WsLeg extends Leg {
-  readonly options: WsLegOptions;
-  readonly #resolver: AddressResolver;
-  readonly #url: URL;
-  readonly #hostname: string;
-
-  constructor(options: WsLegOptions, deps: WsLegDeps) {
-    super(options, deps);
-    this.options = options;
-    this.#resolver = deps.resolver;
-    this.#url = new URL(options.url);
-    this.#hostname = hostnameOf(this.#url);
-  }
-
+export class WsLeg extends UrlLeg<WsLegOptions> {
   protected override async openSession(signal: AbortSignal): Promise<LegSession> {
-    const started = nowNs();
-    const target = await resolveWithin(this.#resolver, this.#hostname, this.options.connectTimeoutMs, signal);
-    this.recordPhase('dns', secondsSince(started));
-    this.setRemoteAddress(target.address);
-    const remainingMs = Math.max(1, this.options.connectTimeoutMs - secondsSince(started) * 1000);
-    return this.#handshake(target.address, remainingMs, signal);
+    const { address, remainingMs } = await this.resolveForConnect(signal);
+    return this.#handshake(address, remainingMs, signal);
   }
 
   #handshake(address: string, timeoutMs: number, signal: AbortSignal): Promise<LegSession> {
-    const secure = this.#url.protocol === 'wss:';
-    const port = Number(this.#url.port || (secure ? 443 : 80));
+    const { secure, port } = this;
     let socket: net.Socket | undefined;
     let socketError: () => Error | undefined = () => undefined;
     let readyNs: bigint | undefined;
-    const ws = new WebSocket(this.#url, {
+    const ws = new WebSocket(this.url, {
       perMessageDeflate: false,
       followRedirects: false,
       maxPayload: this.options.maxPayloadBytes,
       headers: { ...this.options.headers },
       createConnection: () => {
         socket = openTimedSocket(
-          { address, port, hostname: this.#hostname, secure, tls: this.options.tls },
+          { address, port, hostname: this.hostname, secure, tls: this.options.tls },
           {
             timeoutMs,
             onPhase: (phase, seconds) => {
@@ -75,7 +53,7 @@ export class WsLeg extends Leg {
 
     return new Promise<LegSession>((resolve, reject) => {
       const timer = setTimeout(() => {
-        fail(new ProbeError('PROBE_ERR_CONNECT_TIMEOUT', `WebSocket handshake with ${this.#url.host} took longer than ${timeoutMs} ms`));
+        fail(new ProbeError('PROBE_ERR_CONNECT_TIMEOUT', `WebSocket handshake with ${this.url.host} took longer than ${timeoutMs} ms`));
       }, timeoutMs);
       timer.unref();
       const cleanup = (): void => {
@@ -106,7 +84,7 @@ export class WsLeg extends Leg {
       const onUnexpectedResponse = (_req: unknown, res: { statusCode?: number; resume(): void }): void => {
         res.resume();
         const status = res.statusCode ?? 0;
-        fail(new ProbeError('PROBE_ERR_HANDSHAKE', `WebSocket upgrade to ${this.#url.href} answered HTTP ${status}`, { status }));
+        fail(new ProbeError('PROBE_ERR_HANDSHAKE', `WebSocket upgrade to ${this.url.href} answered HTTP ${status}`, { status }));
       };
       const onError = (err: Error): void => fail(connectError(err, socketError()));
       const onClose = (): void =>

@@ -18,12 +18,17 @@ export function levenshtein(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
-/** The candidate closest to `word` within `maxDistance` edits; the earlier candidate wins a tie. */
+/**
+ * The candidate closest to `word` within `maxDistance` edits (a prefix of, or extension of, a
+ * candidate counts as 2 edits); the earlier candidate wins a tie.
+ */
 export function nearest(word: string, candidates: readonly string[], maxDistance = 3): string | undefined {
   let best: string | undefined;
   let bestDistance = maxDistance + 1;
   for (const candidate of candidates) {
-    const distance = levenshtein(word, candidate);
+    // A truncated or extended name (maxPayload vs maxPayloadBytes) is a near miss too.
+    const prefixed = word.length >= 4 && (candidate.startsWith(word) || word.startsWith(candidate));
+    const distance = prefixed ? Math.min(2, levenshtein(word, candidate)) : levenshtein(word, candidate);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

@@ -1,0 +1,51 @@
+/**
+ * What the ws and http legs share: a URL whose hostname is resolved by the leg's resolver
+ * (system, DoH or pinned) within the connect budget, with the dns phase timed.
+ */
+import type { HttpLegOptions, WsLegOptions } from '../config/types.js';
+import { nowNs, secondsSince } from '../util/clock.js';
+import { Leg, type LegDeps } from './leg.js';
+import { hostnameOf, resolveWithin, type AddressResolver } from './resolver.js';
+
+export interface UrlLegDeps extends LegDeps {
+  readonly resolver: AddressResolver;
+}
+
+export interface ResolvedForConnect {
+  readonly address: string;
+  /** What is left of connectTimeoutMs for tcp, tls and the upgrade. */
+  readonly remainingMs: number;
+}
+
+export abstract class UrlLeg<Options extends WsLegOptions | HttpLegOptions> extends Leg {
+  readonly options: Options;
+  protected readonly url: URL;
+  /** The URL's hostname: Host header, SNI and certificate identity, whatever address we dial. */
+  protected readonly hostname: string;
+  readonly #resolver: AddressResolver;
+
+  constructor(options: Options, deps: UrlLegDeps) {
+    super(options, deps);
+    this.options = options;
+    this.#resolver = deps.resolver;
+    this.url = new URL(options.url);
+    this.hostname = hostnameOf(this.url);
+  }
+
+  protected get secure(): boolean {
+    return this.url.protocol === 'wss:' || this.url.protocol === 'https:';
+  }
+
+  protected get port(): number {
+    return Number(this.url.port || (this.secure ? 443 : 80));
+  }
+
+  protected async resolveForConnect(signal: AbortSignal): Promise<ResolvedForConnect> {
+    const started = nowNs();
+    const target = await resolveWithin(this.#resolver, this.hostname, this.options.connectTimeoutMs, signal);
+    const seconds = secondsSince(started);
+    this.recordPhase('dns', seconds);
+    this.setRemoteAddress(target.address);
+    return { address: target.address, remainingMs: Math.max(1, this.options.connectTimeoutMs - seconds * 1000) };
+  }
+}
