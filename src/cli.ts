@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { runCommand } from './cli/run.js';
 import { echoCommand } from './cli/echo.js';
 import { demoCommand } from './cli/demo.js';
+import { idleCheckCommand } from './cli/idle-check.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { isProbeError } from './errors.js';
 
@@ -15,6 +16,7 @@ const COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise<num
   run: runCommand,
   echo: echoCommand,
   demo: demoCommand,
+  'idle-check': idleCheckCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

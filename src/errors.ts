@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'PROBE_ERR_HANDSHAKE',
   'PROBE_ERR_HEARTBEAT_TIMEOUT',
   'PROBE_ERR_PEER_CLOSED',
+  'PROBE_ERR_IDLE_EXPIRED',
   'PROBE_ERR_HTTP_STATUS',
   'PROBE_ERR_REQUEST_TIMEOUT',
   'PROBE_ERR_PROTOCOL',
@@ -21,6 +22,9 @@ export const ERROR_CODES = [
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** How an idle connection turned out to be dead: no answer, a reset, or a close (FIN/close frame). */
+export type IdleExpiry = 'silent' | 'reset' | 'closed';
 
 export interface ProbeErrorDetails {
   /** HTTP status of a failed upgrade or request. */
@@ -31,6 +35,8 @@ export interface ProbeErrorDetails {
   readonly closeReason?: string;
   /** Config key path, for config errors. */
   readonly key?: string;
+  /** For PROBE_ERR_IDLE_EXPIRED: how the dead connection showed itself. */
+  readonly expiry?: IdleExpiry;
   readonly cause?: unknown;
 }
 
@@ -41,6 +47,7 @@ export class ProbeError extends Error {
   readonly closeCode: number | undefined;
   readonly closeReason: string | undefined;
   readonly key: string | undefined;
+  readonly expiry: IdleExpiry | undefined;
 
   constructor(code: ErrorCode, message: string, details: ProbeErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -49,6 +56,7 @@ export class ProbeError extends Error {
     this.closeCode = details.closeCode;
     this.closeReason = details.closeReason;
     this.key = details.key;
+    this.expiry = details.expiry;
   }
 }
 

@@ -51,6 +51,7 @@ export class Probe {
         metrics: this.metrics.forLeg(legOptions.name),
         log: this.log.child({ leg: legOptions.name }),
         resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
+        idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
       });
       leg.on('drop', (event) => this.#drops.push(event));
       return leg;

@@ -7,6 +7,7 @@ Usage:
   t3-probe run --config probe.yaml [--listen host:port] [--log-level level]
   t3-probe echo [--listen host:port] [--tcp-listen host:port] [options]
   t3-probe demo [--listen host:port]
+  t3-probe idle-check --target tcp://host:port|ws(s)://host/path [--idle 16m | --sweep 30s..1200s]
   t3-probe <command> --help
   t3-probe --version
 
@@ -14,6 +15,7 @@ Commands:
   run     hold the permanent legs of a config and serve /metrics, /status, /healthz, /readyz
   echo    the far end: /probe/ws verbatim WebSocket echo, /probe/healthz, optional TCP echo
   demo    everything on loopback (echo server, DoH responder, probe); needs nothing external
+  idle-check  one-shot: does an idle connection on this path survive? (exit 0 as expected, 1 not)
 
 Exit codes: 0 ok, 1 runtime failure (for example the listen port is taken), 2 usage or config error.
 `;
@@ -62,4 +64,37 @@ Options:
       --listen <host:port>   probe address (default 127.0.0.1:9464)
       --log-level <level>    default info
   -h, --help
+`;
+
+export const IDLE_CHECK_USAGE = `Usage: t3-probe idle-check --target tcp://host:port | ws(s)://host/path
+         [--idle 16m | --sweep 30s..1200s [--steps 8]] [--deadline 5s] [--keepalive 60s]
+         [--expect survive|expire] [--json]
+
+Open a connection to a verbatim echo (the t3-probe echo server's TCP echo or /probe/ws), check one
+echo, stay completely silent for --idle, then send one probe and expect its echo within --deadline.
+Proves whether an idle connection on this path survives: run it before and after moving a Swarm
+service to endpoint_mode: dnsrr, or adding keepalives. Progress goes to stderr while it waits.
+
+--sweep opens --steps connections at once, with idle times on an even ladder from MIN to MAX, and
+reports the largest idle that survived and the smallest that expired: the bracket around the
+path's real idle timeout (IPVS 900 s, Cloudflare 270 s / 400 s, cloud LB 350 s), in one run no
+longer than MAX.
+
+Options:
+      --target <url>           tcp://host:port, ws://host/path or wss://host/path (required)
+      --idle <duration>        silence before the probe (default 16m, longer than IPVS's 900 s)
+      --sweep <min>..<max>     try a ladder of idle times at once instead of one
+      --steps <n>              connections in the sweep (default 8, at most 200)
+      --deadline <duration>    how long the probe's echo may take (default 5s)
+      --keepalive <duration>   enable TCP keepalive (TCP_KEEPIDLE) at this idle time (default off)
+      --expect survive|expire  what should happen (default survive); with --sweep, survive means
+                               every idle time survived, expire means at least one expired
+      --pin <ip>               dial this IP instead of resolving the target's hostname
+      --ca <file>              extra trusted CA (PEM) for wss://
+      --insecure               do not verify the certificate (wss://)
+      --connect-timeout <d>    default 10s
+      --json                   print the report as JSON on stdout
+  -h, --help
+
+Exit codes: 0 the expectation held, 1 it did not, 2 usage error or the first connection failed.
 `;

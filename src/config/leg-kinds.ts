@@ -19,6 +19,11 @@ export interface LegKindSpec<K extends LegKind> {
 
 const KiB = 1_024;
 const MiB = 1_048_576;
+/** Longer than IPVS's 900 s, so a default idle leg catches moby/moby#31208. */
+export const DEFAULT_IDLE_MS = 960_000;
+/** The post-idle probe's deadline unless the leg sets its own `deadline`. */
+export const DEFAULT_IDLE_DEADLINE_MS = 5_000;
+const MAX_IDLE_MS = 24 * 3_600_000;
 
 export const LEG_KINDS: { readonly [K in LegKind]: LegKindSpec<K> } = {
   ws: {
@@ -30,6 +35,27 @@ export const LEG_KINDS: { readonly [K in LegKind]: LegKindSpec<K> } = {
     schemes: ['http:', 'https:'],
     keys: ['maxBody'],
     build: (common, leg) => ({ ...common, kind: 'http', maxBodyBytes: leg.size('maxBody', 64 * MiB) ?? MiB }),
+  },
+  idle: {
+    schemes: ['tcp:', 'ws:', 'wss:'],
+    keys: ['idle', 'keepalive'],
+    build: (common, leg) => {
+      // An idle leg has no heartbeat, so interval has no meaning, and the shared deadline default
+      // (2 × interval) would be wrong for a single post-idle probe.
+      if (leg.has('interval')) leg.ctx.issues.problem(leg.keyPath('interval'), 'not used by kind: idle legs (set idle instead)');
+      const url = leg.field('url');
+      if (typeof url?.value === 'string' && url.value.startsWith('tcp:') && !/:\d+\/?$/.test(url.value)) {
+        leg.ctx.issues.invalid(url.path, 'must name a port, as in tcp://host:port', url.value);
+      }
+      const keepaliveMs = leg.duration('keepalive', { atLeastMs: 1_000, atMostMs: MAX_IDLE_MS });
+      return {
+        ...common,
+        kind: 'idle',
+        deadlineMs: leg.has('deadline') ? common.deadlineMs : DEFAULT_IDLE_DEADLINE_MS,
+        idleMs: leg.duration('idle', { atLeastMs: 100, atMostMs: MAX_IDLE_MS }) ?? DEFAULT_IDLE_MS,
+        ...(keepaliveMs === undefined ? {} : { keepaliveMs }),
+      };
+    },
   },
 };
 

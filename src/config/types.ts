@@ -51,9 +51,9 @@ interface LegCommon {
   /** Label value for every metric, and the name in logs and /status. */
   readonly name: string;
   readonly url: string;
-  /** Heartbeat (ws) or request (http) period. */
+  /** Heartbeat (ws) or request (http) period. Idle legs ignore it: their period is `idleMs`. */
   readonly intervalMs: number;
-  /** How long a heartbeat or request may take before the leg drops with reason `timeout`. */
+  /** How long a heartbeat, request or post-idle probe may take before it counts as unanswered. */
   readonly deadlineMs: number;
   /** Budget for dns + tcp + tls + upgrade. */
   readonly connectTimeoutMs: number;
@@ -76,7 +76,19 @@ export interface HttpLegOptions extends LegCommon {
   readonly maxBodyBytes: number;
 }
 
-export type LegOptions = WsLegOptions | HttpLegOptions;
+/**
+ * A deliberately idle connection (tcp:// to a TCP echo, or ws(s):// to a WebSocket echo): verify
+ * one echo, stay completely silent for `idleMs`, then send one probe and expect its echo within
+ * `deadlineMs`. Catches middleboxes that forget idle connections (IPVS: 900 s).
+ */
+export interface IdleLegOptions extends LegCommon {
+  readonly kind: 'idle';
+  readonly idleMs: number;
+  /** TCP keepalive (TCP_KEEPIDLE) while idle; undefined: keepalive off, the connection is silent. */
+  readonly keepaliveMs?: number;
+}
+
+export type LegOptions = WsLegOptions | HttpLegOptions | IdleLegOptions;
 export type LegKind = LegOptions['kind'];
 
 export interface ProbeConfig {

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import type { BackoffOptions, LegKind } from '../config/types.js';
-import { ProbeError, toError } from '../errors.js';
+import { ProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
@@ -42,6 +42,8 @@ export interface DropEvent {
   readonly lastRttSeconds: number | null;
   readonly closeCode?: number;
   readonly status?: number;
+  /** Idle legs: how the expired connection showed it was dead. */
+  readonly expiry?: IdleExpiry;
 }
 
 export interface LegStatus {
@@ -268,6 +270,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       lastRttSeconds: this.#lastRtt,
       ...(details?.closeCode === undefined ? {} : { closeCode: details.closeCode }),
       ...(details?.status === undefined ? {} : { status: details.status }),
+      ...(details?.expiry === undefined ? {} : { expiry: details.expiry }),
     };
     this.#drops++;
     this.#lastDrop = event;
@@ -281,6 +284,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
         closeCode: event.closeCode,
         closeReason: details?.closeReason,
         status: event.status,
+        expiry: event.expiry,
         upForSeconds,
         lastRttSeconds: this.#lastRtt,
         err: error,

@@ -3,7 +3,7 @@
  * platform errors (errno codes, TLS codes, undici codes, ws codes, AggregateError from
  * happy-eyeballs) are mapped to a reason. The original error stays on `cause` for the logs.
  */
-import { isProbeError, type ErrorCode } from '../errors.js';
+import { isProbeError, type ErrorCode, type IdleExpiry } from '../errors.js';
 
 export const REASONS = [
   'timeout',
@@ -14,6 +14,7 @@ export const REASONS = [
   'tls',
   'handshake',
   'http_status',
+  'idle_expired',
   'error',
 ] as const;
 
@@ -29,6 +30,7 @@ export const REASON_DESCRIPTIONS: Readonly<Record<Reason, string>> = {
   tls: 'The TLS handshake failed: wrong name, untrusted or expired certificate, protocol alert.',
   handshake: 'The WebSocket upgrade got a non-101 HTTP response (for example 404 or 502).',
   http_status: 'The HTTP leg got a non-2xx response.',
+  idle_expired: 'Idle legs only: after staying silent for `idle`, the connection was dead (no echo, a reset, or a close). A middlebox forgot it: IPVS at 900 s, a cloud LB, a NAT.',
   error: 'Anything else, such as a protocol violation. The log line carries the original error code.',
 };
 
@@ -42,6 +44,7 @@ const REASON_BY_PROBE_CODE: Partial<Record<ErrorCode, Reason>> = {
   PROBE_ERR_HANDSHAKE: 'handshake',
   PROBE_ERR_PEER_CLOSED: 'closed',
   PROBE_ERR_HTTP_STATUS: 'http_status',
+  PROBE_ERR_IDLE_EXPIRED: 'idle_expired',
   PROBE_ERR_PROTOCOL: 'error',
 };
 
@@ -110,6 +113,14 @@ function reasonAtDepth(err: unknown, depth: number): Reason {
   }
   const cause = causeOf(err);
   return cause === undefined ? 'error' : reasonAtDepth(cause, depth + 1);
+}
+
+/** How a connection that should have echoed showed it was dead, from the reason of its failure. */
+export function idleExpiryOf(err: unknown): IdleExpiry {
+  const reason = reasonOf(err);
+  if (reason === 'reset' || reason === 'refused') return 'reset';
+  if (reason === 'closed') return 'closed';
+  return 'silent';
 }
 
 /** The most specific code for logs: the probe code plus the platform code underneath, if any. */

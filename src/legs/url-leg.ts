@@ -2,7 +2,7 @@
  * What the ws and http legs share: a URL whose hostname is resolved by the leg's resolver
  * (system, DoH or pinned) within the connect budget, with the dns phase timed.
  */
-import type { HttpLegOptions, WsLegOptions } from '../config/types.js';
+import type { HttpLegOptions, IdleLegOptions, WsLegOptions } from '../config/types.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { Leg, type LegDeps } from './leg.js';
 import { hostnameOf, resolveWithin, type AddressResolver } from './resolver.js';
@@ -17,7 +17,7 @@ export interface ResolvedForConnect {
   readonly remainingMs: number;
 }
 
-export abstract class UrlLeg<Options extends WsLegOptions | HttpLegOptions> extends Leg {
+export abstract class UrlLeg<Options extends WsLegOptions | HttpLegOptions | IdleLegOptions> extends Leg {
   readonly options: Options;
   protected readonly url: URL;
   /** The URL's hostname: Host header, SNI and certificate identity, whatever address we dial. */

@@ -4,6 +4,7 @@
  * so the heartbeat hot path never looks labels up.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { IdleExpiry } from '../errors.js';
 import { REASONS, type Reason } from '../legs/reasons.js';
 
 export const HEARTBEAT_RESULTS = ['ok', 'late', 'duplicate', 'garbled', 'timeout', 'failed'] as const;
@@ -35,6 +36,18 @@ export interface LegMetrics {
   countHeartbeat(result: HeartbeatResult): void;
   observeConnectPhase(phase: ConnectPhase, seconds: number): void;
   recordDrop(reason: Reason, lifetimeSeconds: number | undefined, atEpochMs: number): void;
+}
+
+export const IDLE_CHECK_RESULTS = ['survived', 'expired'] as const;
+export type IdleCheckResult = (typeof IDLE_CHECK_RESULTS)[number];
+export const IDLE_EXPIRIES = ['silent', 'reset', 'closed'] as const satisfies readonly IdleExpiry[];
+
+/** The extra series of an idle leg. */
+export interface IdleLegMetrics {
+  /** The connection went (or stopped being) idle; undefined clears the idle-time gauge. */
+  setIdleSince(startedNs: bigint | undefined): void;
+  recordSurvived(idleSeconds: number): void;
+  recordExpired(expiry: IdleExpiry): void;
 }
 
 export interface ProbeMetricsOptions {
@@ -133,11 +146,90 @@ export class ProbeMetrics {
     };
   }
 
+  #idle: IdleSeries | undefined;
+
+  /** Bind the idle series of an idle leg (registered the first time an idle leg exists). */
+  forIdleLeg(leg: string): IdleLegMetrics {
+    this.#idle ??= new IdleSeries(this.prefix, this.registry);
+    return this.#idle.bind(leg);
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }
 
   render(): Promise<string> {
     return this.registry.metrics();
+  }
+}
+
+class IdleSeries {
+  readonly #checks: Counter<'leg' | 'result'>;
+  readonly #expiries: Counter<'leg' | 'expiry'>;
+  readonly #survived: Histogram<'leg'>;
+  readonly #longest: Gauge<'leg'>;
+  /** Idle start per leg; the gauge is computed at scrape time, so it is exact without a ticker. */
+  readonly #idleSince = new Map<string, bigint | undefined>();
+
+  constructor(prefix: string, registry: Registry) {
+    const registers = [registry];
+    const idleSince = this.#idleSince;
+    this.#checks = new Counter({
+      name: `${prefix}idle_checks_total`,
+      help: 'Idle legs: post-idle probes by result (survived: the echo came back; expired: the idle connection was dead).',
+      labelNames: ['leg', 'result'],
+      registers,
+    });
+    this.#expiries = new Counter({
+      name: `${prefix}idle_expiries_total`,
+      help: 'Idle legs: how expired connections showed it: silent (no echo, as with IPVS), reset (RST), closed (FIN or close frame).',
+      labelNames: ['leg', 'expiry'],
+      registers,
+    });
+    this.#survived = new Histogram({
+      name: `${prefix}idle_survived_seconds`,
+      help: 'Idle legs: idle time of each check that survived.',
+      labelNames: ['leg'],
+      buckets: [...LIFETIME_BUCKETS_S],
+      registers,
+    });
+    this.#longest = new Gauge({
+      name: `${prefix}idle_longest_survived_seconds`,
+      help: 'Idle legs: the longest idle time that survived since the probe started.',
+      labelNames: ['leg'],
+      registers,
+    });
+    new Gauge({
+      name: `${prefix}idle_seconds`,
+      help: 'Idle legs: how long the connection has been silent right now (0 while not idle).',
+      labelNames: ['leg'],
+      registers,
+      collect() {
+        for (const [leg, since] of idleSince) this.set({ leg }, since === undefined ? 0 : Number(process.hrtime.bigint() - since) / 1e9);
+      },
+    });
+  }
+
+  bind(leg: string): IdleLegMetrics {
+    for (const result of IDLE_CHECK_RESULTS) this.#checks.inc({ leg, result }, 0);
+    for (const expiry of IDLE_EXPIRIES) this.#expiries.inc({ leg, expiry }, 0);
+    this.#longest.set({ leg }, 0);
+    this.#idleSince.set(leg, undefined);
+    let longest = 0;
+    return {
+      setIdleSince: (startedNs) => this.#idleSince.set(leg, startedNs),
+      recordSurvived: (idleSeconds) => {
+        this.#checks.inc({ leg, result: 'survived' });
+        this.#survived.observe({ leg }, idleSeconds);
+        if (idleSeconds > longest) {
+          longest = idleSeconds;
+          this.#longest.set({ leg }, idleSeconds);
+        }
+      },
+      recordExpired: (expiry) => {
+        this.#checks.inc({ leg, result: 'expired' });
+        this.#expiries.inc({ leg, expiry });
+      },
+    };
   }
 }

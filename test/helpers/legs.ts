@@ -3,7 +3,7 @@
  * Options are the normalized config shapes, so tests exercise exactly what the probe runs.
  */
 import { once } from 'node:events';
-import type { DohOptions, HttpLegOptions, ResolveOptions, WsLegOptions } from '../../src/config/types.js';
+import type { DohOptions, HttpLegOptions, IdleLegOptions, ResolveOptions, WsLegOptions } from '../../src/config/types.js';
 import { createLeg } from '../../src/legs/create-leg.js';
 import { DohResolver } from '../../src/legs/doh.js';
 import type { DropEvent, Leg } from '../../src/legs/leg.js';
@@ -45,6 +45,20 @@ export function httpLegOptions(overrides: Partial<HttpLegOptions> & { url: strin
   };
 }
 
+export function idleLegOptions(overrides: Partial<IdleLegOptions> & { url: string }): IdleLegOptions {
+  return {
+    kind: 'idle',
+    name: 'test-idle',
+    ...FAST,
+    deadlineMs: 500,
+    idleMs: 300,
+    headers: {},
+    tls: { insecure: false },
+    resolve: { mode: 'system' },
+    ...overrides,
+  };
+}
+
 export function dohOptions(overrides: Partial<DohOptions> & { url: string }): DohOptions {
   return { method: 'GET', timeoutMs: 1_000, tls: { insecure: false }, family: 0, minTtlS: 0, maxTtlS: 3600, ...overrides };
 }
@@ -71,7 +85,7 @@ async function sample(metrics: ProbeMetrics, name: string, labels: Record<string
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-export function startLeg(options: WsLegOptions | HttpLegOptions): LegUnderTest {
+export function startLeg(options: WsLegOptions | HttpLegOptions | IdleLegOptions): LegUnderTest {
   const metrics = new ProbeMetrics({ processMetrics: false });
   const dohResolvers: DohResolver[] = [];
   const resolver = createResolver(options.resolve, (doh) => {
@@ -79,7 +93,12 @@ export function startLeg(options: WsLegOptions | HttpLegOptions): LegUnderTest {
     dohResolvers.push(r);
     return r;
   });
-  const leg = createLeg(options, { metrics: metrics.forLeg(options.name), log: silentLogger, resolver });
+  const leg = createLeg(options, {
+    metrics: metrics.forLeg(options.name),
+    log: silentLogger,
+    resolver,
+    idleMetrics: () => metrics.forIdleLeg(options.name),
+  });
   const drops: DropEvent[] = [];
   leg.on('drop', (event) => drops.push(event));
   leg.start();

@@ -1,0 +1,151 @@
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { ProbeError } from '../errors.js';
+import { idleLadder } from '../idle-check/ladder.js';
+import { formatReport, formatRung } from '../idle-check/report.js';
+import { FirstConnectionError, runIdleCheck, type Expectation } from '../idle-check/run.js';
+import { formatDurationMs, parseDurationMs } from '../util/duration.js';
+import { asUsageErrors, positiveIntArg } from './args.js';
+import { IDLE_CHECK_USAGE } from './usage.js';
+
+const MAX_STEPS = 200;
+
+export async function idleCheckCommand(argv: readonly string[]): Promise<number> {
+  const { values } = asUsageErrors(() =>
+    parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        target: { type: 'string' },
+        idle: { type: 'string' },
+        deadline: { type: 'string' },
+        keepalive: { type: 'string' },
+        expect: { type: 'string' },
+        sweep: { type: 'string' },
+        steps: { type: 'string' },
+        pin: { type: 'string' },
+        ca: { type: 'string' },
+        insecure: { type: 'boolean' },
+        'connect-timeout': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help === true) {
+    process.stdout.write(IDLE_CHECK_USAGE);
+    return 0;
+  }
+  if (values.target === undefined) throw new ProbeError('PROBE_ERR_USAGE', '--target is required (tcp://host:port, ws://host/path or wss://host/path)');
+  const target = parseTarget(values.target);
+  const expect = (values.expect ?? 'survive') as Expectation;
+  if (expect !== 'survive' && expect !== 'expire') {
+    throw new ProbeError('PROBE_ERR_USAGE', `--expect: must be survive or expire (got ${JSON.stringify(values.expect)})`);
+  }
+  if (values.sweep !== undefined && values.idle !== undefined) throw new ProbeError('PROBE_ERR_USAGE', '--idle and --sweep are alternatives: give one');
+  if (values.sweep === undefined && values.steps !== undefined) throw new ProbeError('PROBE_ERR_USAGE', '--steps only applies to --sweep');
+  let idlesMs: number[];
+  if (values.sweep !== undefined) {
+    const [min, max, ...rest] = values.sweep.split('..');
+    const minMs = min === undefined ? undefined : parseDurationMs(min);
+    const maxMs = max === undefined ? undefined : parseDurationMs(max);
+    if (rest.length > 0 || minMs === undefined || maxMs === undefined || minMs <= 0 || maxMs < minMs) {
+      throw new ProbeError('PROBE_ERR_USAGE', `--sweep: must be MIN..MAX with 0 < MIN <= MAX, such as 30s..1200s (got ${JSON.stringify(values.sweep)})`);
+    }
+    const steps = positiveIntArg('--steps', values.steps) ?? 8;
+    if (steps > MAX_STEPS) throw new ProbeError('PROBE_ERR_USAGE', `--steps: at most ${MAX_STEPS} connections (got ${steps})`);
+    idlesMs = idleLadder(minMs, maxMs, steps);
+  } else {
+    idlesMs = [durationArg('--idle', values.idle) ?? 16 * 60_000];
+  }
+  const deadlineMs = durationArg('--deadline', values.deadline) ?? 5_000;
+  const keepaliveMs = durationArg('--keepalive', values.keepalive);
+  const connectTimeoutMs = durationArg('--connect-timeout', values['connect-timeout']) ?? 10_000;
+  if (values.pin !== undefined && net.isIP(values.pin) === 0) {
+    throw new ProbeError('PROBE_ERR_USAGE', `--pin: must be an IP address (got ${JSON.stringify(values.pin)})`);
+  }
+  const ca = values.ca === undefined ? undefined : await readCa(values.ca);
+
+  const longestMs = Math.max(...idlesMs);
+  const started = performance.now();
+  const progressEveryMs = Math.min(60_000, Math.max(1_000, longestMs / 10));
+  let done = 0;
+  // A 16-minute wait with no output looks hung: say where we are, on stderr.
+  const progress = setInterval(() => {
+    const elapsed = performance.now() - started;
+    process.stderr.write(
+      `idle-check: ${formatDurationMs(elapsed)} of ${formatDurationMs(longestMs + deadlineMs)} elapsed, ${done}/${idlesMs.length} checked\n`,
+    );
+  }, progressEveryMs);
+  progress.unref();
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort(new ProbeError('PROBE_ERR_CLOSED', 'interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.stderr.write(
+    `idle-check: ${idlesMs.length} connection(s) to ${target.href}, idle ${idlesMs.map((ms) => formatDurationMs(ms)).join(', ')}; ` +
+      `the answer comes in about ${formatDurationMs(longestMs + deadlineMs)}\n`,
+  );
+  try {
+    const report = await runIdleCheck(
+      {
+        target,
+        idlesMs,
+        deadlineMs,
+        connectTimeoutMs,
+        expect,
+        tls: { insecure: values.insecure === true, ...(ca === undefined ? {} : { ca }) },
+        ...(keepaliveMs === undefined ? {} : { keepaliveMs }),
+        ...(values.pin === undefined ? {} : { pin: values.pin }),
+      },
+      abort.signal,
+      (rung, n) => {
+        done = n;
+        process.stderr.write(`${formatRung(rung)}\n`);
+      },
+    );
+    process.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return report.ok ? 0 : 1;
+  } catch (err) {
+    if (err instanceof FirstConnectionError) {
+      process.stderr.write(`t3-probe idle-check: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  } finally {
+    clearInterval(progress);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function parseTarget(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ProbeError('PROBE_ERR_USAGE', `--target: must be a URL such as tcp://host:port or ws://host/path (got ${JSON.stringify(text)})`);
+  }
+  if (!['tcp:', 'ws:', 'wss:'].includes(url.protocol)) {
+    throw new ProbeError('PROBE_ERR_USAGE', `--target: must start with tcp://, ws:// or wss:// (got ${JSON.stringify(text)})`);
+  }
+  if (url.protocol === 'tcp:' && url.port === '') throw new ProbeError('PROBE_ERR_USAGE', `--target: a tcp:// target needs a port (got ${JSON.stringify(text)})`);
+  return url;
+}
+
+function durationArg(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms <= 0) throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a duration greater than 0, such as 16m or 5s (got ${JSON.stringify(value)})`);
+  return ms;
+}
+
+async function readCa(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ProbeError('PROBE_ERR_USAGE', `--ca: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}

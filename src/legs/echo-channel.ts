@@ -1,0 +1,244 @@
+/**
+ * One connection to a verbatim echo, used by idle legs and `idle-check`: either a raw TCP echo
+ * (tcp://) or a WebSocket echo (ws://, wss://). It does nothing on its own: no heartbeat, no
+ * WebSocket ping, and TCP keepalive only when asked. `exchange()` sends one payload and waits for
+ * exactly those bytes to come back.
+ */
+import type net from 'node:net';
+import WebSocket from 'ws';
+import type { TlsOptions } from '../config/types.js';
+import { ProbeError } from '../errors.js';
+import { nowNs, secondsSince } from '../util/clock.js';
+import { openTimedSocket, type SocketPhase } from './socket.js';
+
+export interface EchoChannelTarget {
+  /** tcp://host:port, ws://host/path or wss://host/path. */
+  readonly url: URL;
+  readonly hostname: string;
+  /** The address to dial. */
+  readonly address: string;
+  readonly tls: TlsOptions;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface EchoChannelOptions {
+  readonly connectTimeoutMs: number;
+  /** TCP_KEEPIDLE via setKeepAlive(true, ms); undefined: keepalive explicitly off. */
+  readonly keepaliveMs?: number;
+  readonly onPhase?: (phase: SocketPhase | 'upgrade', seconds: number) => void;
+}
+
+export interface EchoChannel {
+  /** Send `payload`; resolve with the RTT in seconds once the same bytes return. */
+  exchange(payload: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<number>;
+  /** The error that ended the connection, once it is gone. */
+  readonly failure: Error | undefined;
+  /** Call `listener` once when the connection is gone (now, if it already is). Returns an unsubscribe. */
+  onceGone(listener: (err: Error) => void): () => void;
+  /** Immediate: never wait for a polite close from a peer that may be gone. */
+  terminate(): void;
+}
+
+function noop(): void {}
+
+/** Echo bytes beyond what we sent are never buffered past this. */
+const MAX_PENDING_BYTES = 64 * 1024;
+
+export function openEchoChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
+  signal.throwIfAborted();
+  return target.url.protocol === 'tcp:' ? openTcpChannel(target, options, signal) : openWsChannel(target, options, signal);
+}
+
+/** Shared bookkeeping: the first failure wins, and one exchange at a time. */
+class ChannelState {
+  failure: Error | undefined;
+  readonly #goneListeners = new Set<(err: Error) => void>();
+  #waiter: { expected: Buffer; received: Buffer[]; bytes: number; done: (err: Error | undefined) => void } | undefined;
+
+  fail(err: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.#waiter?.done(err);
+    for (const listener of this.#goneListeners) listener(err);
+    this.#goneListeners.clear();
+  }
+
+  onceGone(listener: (err: Error) => void): () => void {
+    if (this.failure !== undefined) {
+      listener(this.failure);
+      return noop;
+    }
+    this.#goneListeners.add(listener);
+    return () => this.#goneListeners.delete(listener);
+  }
+
+  /** Feed received bytes; completes the running exchange once the expected bytes are all there. */
+  receive(chunk: Buffer): void {
+    const waiter = this.#waiter;
+    if (waiter === undefined) return; // unsolicited bytes while idle: ignored
+    waiter.received.push(chunk);
+    waiter.bytes += chunk.length;
+    if (waiter.bytes > MAX_PENDING_BYTES) {
+      waiter.done(new ProbeError('PROBE_ERR_PROTOCOL', `echo sent ${waiter.bytes} bytes for a ${waiter.expected.length}-byte probe`));
+      return;
+    }
+    if (waiter.bytes < waiter.expected.length) return;
+    const got = Buffer.concat(waiter.received, waiter.bytes);
+    waiter.done(
+      got.subarray(0, waiter.expected.length).equals(waiter.expected)
+        ? undefined
+        : new ProbeError('PROBE_ERR_PROTOCOL', 'the echo did not return the probe verbatim'),
+    );
+  }
+
+  exchange(send: (payload: Buffer) => void, payload: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<number> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.#waiter !== undefined) return Promise.reject(new ProbeError('PROBE_ERR_PROTOCOL', 'one exchange at a time'));
+    signal?.throwIfAborted();
+    return new Promise<number>((resolve, reject) => {
+      const started = nowNs();
+      const timer = setTimeout(() => {
+        finish(new ProbeError('PROBE_ERR_HEARTBEAT_TIMEOUT', `no echo within ${deadlineMs} ms`));
+      }, deadlineMs);
+      timer.unref();
+      const onAbort = (): void => finish(signal?.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (err: Error | undefined): void => {
+        if (this.#waiter?.done !== finish) return;
+        this.#waiter = undefined;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err === undefined) resolve(secondsSince(started));
+        else reject(err);
+      };
+      this.#waiter = { expected: payload, received: [], bytes: 0, done: finish };
+      send(payload);
+    });
+  }
+}
+
+function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
+  const port = Number(target.url.port);
+  const socket = openTimedSocket(
+    { address: target.address, port, hostname: target.hostname, secure: false, tls: target.tls },
+    { timeoutMs: options.connectTimeoutMs, ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }) },
+  );
+  const state = new ChannelState();
+  socket.on('data', (chunk: Buffer) => state.receive(chunk));
+  socket.on('error', (err) => state.fail(err));
+  socket.on('end', () => state.fail(new ProbeError('PROBE_ERR_PEER_CLOSED', 'the echo closed the connection (FIN)')));
+  socket.on('close', () => state.fail(new ProbeError('PROBE_ERR_PEER_CLOSED', 'connection closed')));
+  applyKeepalive(socket, options.keepaliveMs);
+  const channel: EchoChannel = {
+    exchange: (payload, deadlineMs, exchangeSignal) => state.exchange((p) => socket.write(p), payload, deadlineMs, exchangeSignal),
+    get failure() {
+      return state.failure;
+    },
+    onceGone: (listener) => state.onceGone(listener),
+    terminate: () => socket.destroy(),
+  };
+  return whenReady(socket, 'connect', state, signal, () => channel, () => socket.destroy());
+}
+
+function openWsChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
+  const secure = target.url.protocol === 'wss:';
+  const port = Number(target.url.port || (secure ? 443 : 80));
+  const state = new ChannelState();
+  let readyNs: bigint | undefined;
+  const ws = new WebSocket(target.url, {
+    perMessageDeflate: false,
+    followRedirects: false,
+    maxPayload: MAX_PENDING_BYTES,
+    headers: { ...target.headers },
+    createConnection: () => {
+      const socket = openTimedSocket(
+        { address: target.address, port, hostname: target.hostname, secure, tls: target.tls },
+        {
+          timeoutMs: options.connectTimeoutMs,
+          onPhase: (phase, seconds) => {
+            options.onPhase?.(phase, seconds);
+            if (phase === 'tls' || !secure) readyNs = nowNs();
+          },
+        },
+      );
+      socket.on('error', (err) => state.fail(err));
+      applyKeepalive(socket, options.keepaliveMs);
+      return socket;
+    },
+  });
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) state.receive(data);
+  });
+  ws.on('error', (err) => state.fail(err));
+  ws.on('unexpected-response', (_req, res) => {
+    res.resume();
+    const status = res.statusCode ?? 0;
+    state.fail(new ProbeError('PROBE_ERR_HANDSHAKE', `WebSocket upgrade to ${target.url.href} answered HTTP ${status}`, { status }));
+    ws.terminate();
+  });
+  ws.on('close', (code: number, reason: Buffer) => {
+    const text = reason.toString('utf8').slice(0, 128);
+    state.fail(
+      new ProbeError('PROBE_ERR_PEER_CLOSED', code === 1006 ? 'connection closed without a close frame' : `peer closed the WebSocket with code ${code}`, {
+        closeCode: code,
+        closeReason: text,
+      }),
+    );
+  });
+  const channel: EchoChannel = {
+    exchange: (payload, deadlineMs, exchangeSignal) =>
+      state.exchange((p) => ws.send(p, { binary: false, compress: false }), payload, deadlineMs, exchangeSignal),
+    get failure() {
+      return state.failure;
+    },
+    onceGone: (listener) => state.onceGone(listener),
+    terminate: () => ws.terminate(),
+  };
+  return whenReady(ws, 'open', state, signal, () => {
+    if (readyNs !== undefined) options.onPhase?.('upgrade', secondsSince(readyNs));
+    return channel;
+  }, () => ws.terminate());
+}
+
+function applyKeepalive(socket: net.Socket, keepaliveMs: number | undefined): void {
+  // Explicitly off unless asked: the point of an idle leg is a connection that says nothing.
+  if (keepaliveMs === undefined) socket.setKeepAlive(false);
+  else socket.setKeepAlive(true, keepaliveMs);
+}
+
+/** Resolve once `readyEvent` fires, or reject with the first failure, the connect timeout, or abort. */
+function whenReady(
+  emitter: net.Socket | WebSocket,
+  readyEvent: 'connect' | 'open',
+  state: ChannelState,
+  signal: AbortSignal,
+  ready: () => EchoChannel,
+  teardown: () => void,
+): Promise<EchoChannel> {
+  return new Promise<EchoChannel>((resolve, reject) => {
+    let unsubscribe: () => void = noop;
+    const settle = (): void => {
+      unsubscribe();
+      signal.removeEventListener('abort', onAbort);
+      emitter.removeListener(readyEvent, onReady);
+    };
+    const onReady = (): void => {
+      settle();
+      resolve(ready());
+    };
+    const onAbort = (): void => {
+      settle();
+      teardown();
+      reject(signal.reason as Error);
+    };
+    const onGone = (err: Error): void => {
+      settle();
+      teardown();
+      reject(err);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    emitter.once(readyEvent, onReady);
+    // Assigned last: onceGone calls onGone at once if the connection is already gone.
+    unsubscribe = state.onceGone(onGone);
+  });
+}

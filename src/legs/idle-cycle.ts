@@ -1,0 +1,78 @@
+/**
+ * The idle cycle shared by the permanent idle leg and `t3-probe idle-check`: stay completely
+ * silent on an open echo channel for a given time, then send one probe and expect its echo.
+ * A connection that dies while idle, or fails the probe, is expired; how it showed it was dead
+ * (silent, reset, closed) is kept, because a reset points at the same-node case of moby#37466.
+ */
+import type { IdleExpiry } from '../errors.js';
+import { nowNs, secondsSince } from '../util/clock.js';
+import type { EchoChannel } from './echo-channel.js';
+import { idleExpiryOf } from './reasons.js';
+
+export type IdleOutcome =
+  | { readonly result: 'survived'; readonly idleSeconds: number; readonly rttSeconds: number }
+  | { readonly result: 'expired'; readonly idleSeconds: number; readonly expiry: IdleExpiry; readonly error: Error; readonly whileIdle: boolean };
+
+let sequence = 0;
+
+/** A small, unique, human-readable probe: `t3probe idle <seq> <unix ms>\n`. */
+export function idleProbePayload(): Buffer {
+  sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
+  return Buffer.from(`t3probe idle ${sequence} ${Date.now()}\n`);
+}
+
+/** Send one probe now and wait for its echo: the check right after connecting. */
+export async function verifyEcho(channel: EchoChannel, deadlineMs: number, signal?: AbortSignal): Promise<number> {
+  return channel.exchange(idleProbePayload(), deadlineMs, signal);
+}
+
+/**
+ * Stay silent for `idleMs` (or until the connection dies on its own), then probe. Rejects only
+ * when `signal` aborts; every network outcome is a resolved IdleOutcome.
+ */
+export async function idleThenProbe(
+  channel: EchoChannel,
+  idleMs: number,
+  deadlineMs: number,
+  signal: AbortSignal,
+  onIdleStart?: (startedNs: bigint) => void,
+): Promise<IdleOutcome> {
+  const started = nowNs();
+  onIdleStart?.(started);
+  const diedWhileIdle = await new Promise<Error | undefined>((resolve, reject) => {
+    const timer = setTimeout(() => done(undefined), idleMs);
+    timer.unref();
+    const onAbort = (): void => {
+      cleanup();
+      reject(signal.reason as Error);
+    };
+    let settled = false;
+    let unsubscribe = (): void => {};
+    const cleanup = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      unsubscribe();
+      signal.removeEventListener('abort', onAbort);
+    };
+    const done = (err: Error | undefined): void => {
+      if (settled) return;
+      cleanup();
+      resolve(err);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Assigned last: onceGone calls done at once if the connection is already gone.
+    unsubscribe = channel.onceGone(done);
+  });
+  if (diedWhileIdle !== undefined) {
+    return { result: 'expired', idleSeconds: secondsSince(started), expiry: idleExpiryOf(diedWhileIdle), error: diedWhileIdle, whileIdle: true };
+  }
+  const idleSeconds = secondsSince(started);
+  try {
+    const rttSeconds = await channel.exchange(idleProbePayload(), deadlineMs, signal);
+    return { result: 'survived', idleSeconds, rttSeconds };
+  } catch (err) {
+    signal.throwIfAborted();
+    const error = err instanceof Error ? err : new Error(String(err));
+    return { result: 'expired', idleSeconds, expiry: idleExpiryOf(error), error, whileIdle: false };
+  }
+}
