@@ -9,6 +9,10 @@ import { existsSync } from 'node:fs';
 export const SYSTEM_PACKAGES = {
   prometheus: '/usr/bin/prometheus',
   'prometheus-blackbox-exporter': '/usr/bin/prometheus-blackbox-exporter',
+  // The network-namespace lab (test/lab): namespaces, veth, nftables NAT, conntrack.
+  iproute2: '/usr/sbin/ip',
+  nftables: '/usr/sbin/nft',
+  conntrack: '/usr/sbin/conntrack',
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)

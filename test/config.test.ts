@@ -202,6 +202,22 @@ void test('an http leg defaults maxBody to 1MiB', () => {
   assert.equal(leg.kind === 'http' ? leg.maxBodyBytes : 0, 1_048_576);
 });
 
+void test('an idle leg defaults to 960 s of silence, a 5 s deadline and no keepalive', () => {
+  const [leg, withKeepalive] = parse(
+    'defaults: { deadline: 2s }\nlegs:\n  - { name: vip, kind: idle, url: "tcp://10.0.9.9:9000" }\n  - { name: ka, kind: idle, url: "wss://t3.example/probe/ws", idle: 16m, keepalive: 60s, deadline: 3s }\n',
+  ).legs;
+  assert.equal(leg?.kind, 'idle');
+  if (leg?.kind !== 'idle' || withKeepalive?.kind !== 'idle') return;
+  assert.equal(leg.idleMs, 960_000);
+  assert.equal(leg.deadlineMs, 5_000, 'defaults.deadline is for heartbeats, not the post-idle probe');
+  assert.equal(leg.keepaliveMs, undefined);
+  assert.equal('keepaliveMs' in leg, false);
+  assert.equal(leg.url, 'tcp://10.0.9.9:9000');
+  assert.equal(withKeepalive.idleMs, 960_000);
+  assert.equal(withKeepalive.keepaliveMs, 60_000);
+  assert.equal(withKeepalive.deadlineMs, 3_000);
+});
+
 void test('deadline defaults to 2 x the effective interval, unless defaults.deadline is set', () => {
   const yaml = `
 defaults: { interval: 3s }
@@ -330,8 +346,12 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['name missing', 'legs: [{ kind: ws, url: "wss://h.example/" }]\n', 'legs[0].name: required'],
   ['name characters', oneLeg('name: "bad name"', 'kind: ws, url: "wss://h.example/"'), 'legs[0].name: must be 1 to 64 characters from A-Z a-z 0-9 _ . - (got "bad name")'],
   ['name length', oneLeg(`name: ${'n'.repeat(65)}`, 'kind: ws, url: "wss://h.example/"'), `legs[0].name: must be 1 to 64 characters from A-Z a-z 0-9 _ . - (got "${'n'.repeat(65)}")`],
-  ['kind missing', 'legs: [{ name: a, url: "wss://h.example/" }]\n', 'legs[0].kind: required (one of ws, http)'],
-  ['kind unknown', 'legs: [{ name: a, kind: tcp, url: "wss://h.example/" }]\n', 'legs[0].kind: must be one of ws, http (got "tcp")'],
+  ['kind missing', 'legs: [{ name: a, url: "wss://h.example/" }]\n', 'legs[0].kind: required (one of ws, http, idle)'],
+  ['kind unknown', 'legs: [{ name: a, kind: tcp, url: "wss://h.example/" }]\n', 'legs[0].kind: must be one of ws, http, idle (got "tcp")'],
+  ['idle leg with interval', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", interval: 5s }]\n', 'legs[0].interval: not used by kind: idle legs (set idle instead)'],
+  ['idle tcp url without port', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9" }]\n', 'legs[0].url: must name a port, as in tcp://host:port (got "tcp://10.0.0.9")'],
+  ['idle keepalive below 1s', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", keepalive: 500ms }]\n', 'legs[0].keepalive: must be a duration of at least 1s (got "500ms")'],
+  ['idle key on a ws leg', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", idle: 16m }]\n', 'legs[0].idle: only valid for kind: idle legs (this leg is kind: ws)'],
   ['url missing', 'legs: [{ name: a, kind: ws }]\n', 'legs[0].url: required'],
   ['ws url scheme', 'legs: [{ name: a, kind: ws, url: "https://h.example/" }]\n', 'legs[0].url: must be a URL starting with ws:// or wss:// (got "https://h.example/")'],
   ['http url scheme', 'legs: [{ name: a, kind: http, url: "wss://h.example/" }]\n', 'legs[0].url: must be a URL starting with http:// or https:// (got "wss://h.example/")'],
