@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProbeConfig } from '../src/config/types.js';
 import { startEchoServer } from '../src/echo/server.js';
+import { REASONS } from '../src/legs/reasons.js';
 import { Probe } from '../src/probe.js';
 import { httpLegOptions, wsLegOptions } from './helpers/legs.js';
 import { PROMETHEUS_BIN, startPrometheus } from './helpers/prometheus.js';
@@ -61,7 +62,7 @@ test('the three runbook queries answer per leg from a real Prometheus scraping j
 
   // increase(t3probe_disconnects_total[1h]): drops per leg+reason, every pair present from the start.
   const increases = await prometheus.query('increase(t3probe_disconnects_total[1h])');
-  assert.equal(increases.length, 3 * 9, 'every leg × reason series exists');
+  assert.equal(increases.length, 3 * REASONS.length, 'every leg × reason series exists');
   for (const s of increases) {
     const dropped = reasons.get(s.metric.leg ?? '') === s.metric.reason;
     assert.equal(Number(s.value[1]) > 0, dropped, `${s.metric.leg}/${s.metric.reason} = ${s.value[1]}`);
