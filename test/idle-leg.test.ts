@@ -29,7 +29,7 @@ test('an idle leg over TCP stays completely silent between checks and survives o
     assert.ok(gap >= idleMs - 5, `nothing was sent for ${gap.toFixed(0)} ms between probes ${i - 1} and ${i}`);
   }
   assert.equal(await probe.disconnects(), 0);
-  assert.ok((await sampleIdle(probe, 'idle_longest_survived_seconds', {})) >= 0.29);
+  assert.ok((await sampleIdle(probe, 'idle_longest_survived_seconds', {})) >= idleMs / 1000, 'never shorter than asked');
   const text = await probe.metrics.render();
   assert.match(text, /^t3probe_idle_survived_seconds_count\{leg="test-idle"\} [3-9]/m);
 });

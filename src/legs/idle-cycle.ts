@@ -40,7 +40,18 @@ export async function idleThenProbe(
   const started = nowNs();
   onIdleStart?.(started);
   const diedWhileIdle = await new Promise<Error | undefined>((resolve, reject) => {
-    const timer = setTimeout(() => done(undefined), idleMs);
+    // Node's timers run on a cached millisecond clock and can fire a fraction of a millisecond
+    // early by hrtime; re-arm for the remainder so the silence is never shorter than asked.
+    const onTimer = (): void => {
+      const remainingMs = idleMs - secondsSince(started) * 1000;
+      if (remainingMs > 0) {
+        timer = setTimeout(onTimer, Math.ceil(remainingMs));
+        timer.unref();
+      } else {
+        done(undefined);
+      }
+    };
+    let timer = setTimeout(onTimer, idleMs);
     timer.unref();
     const onAbort = (): void => {
       cleanup();
