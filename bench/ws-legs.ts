@@ -74,6 +74,8 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
     legs: Array.from({ length: LEGS }, (_, i) => ({
       kind: 'ws' as const,
       name: `leg${i}`,
+      role: 'internal' as const,
+      dnsRecheckMs: 30_000,
       url,
       intervalMs: 1_000,
       deadlineMs: 2_000,

@@ -13,6 +13,10 @@ export const SYSTEM_PACKAGES = {
   iproute2: '/usr/sbin/ip',
   nftables: '/usr/sbin/nft',
   conntrack: '/usr/sbin/conntrack',
+  // The segment lab (test/lab/segment-lab.ts): a real DoH server and real proxies for the
+  // CDN edge and the internal load balancer.
+  unbound: '/usr/sbin/unbound',
+  haproxy: '/usr/sbin/haproxy',
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)

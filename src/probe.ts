@@ -3,6 +3,7 @@
  * that exposes them. The CLI calls this; this calls the legs.
  */
 import type { DohOptions, ProbeConfig } from './config/types.js';
+import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
 import { DohResolver } from './legs/doh.js';
 import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
@@ -20,6 +21,8 @@ export interface ProbeOptions {
 
 export interface ProbeStatus {
   readonly startedAt: string;
+  /** The attribution of the last two minutes, from the drop ring and the legs' current state. */
+  readonly verdict: Verdict;
   readonly uptimeSeconds: number;
   readonly ready: boolean;
   readonly legs: readonly LegStatus[];
@@ -48,7 +51,7 @@ export class Probe {
     this.#drops = new Ring<DropEvent>(config.dropHistory);
     this.legs = config.legs.map((legOptions) => {
       const leg = createLeg(legOptions, {
-        metrics: this.metrics.forLeg(legOptions.name),
+        metrics: this.metrics.forLeg(legOptions.name, { kind: legOptions.kind, role: legOptions.role }),
         log: this.log.child({ leg: legOptions.name }),
         resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
         idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
@@ -93,9 +96,26 @@ export class Probe {
     return this.legs.find((l) => l.name === name);
   }
 
+  /** Attribute the drops around `at` (default now) from this probe's own ring and leg states. */
+  verdict(at = Date.now(), windowMs = DEFAULT_WINDOW_MS, burstMs = DEFAULT_BURST_MS): Verdict {
+    const now = Date.now();
+    const legs = this.legs.map((l) => l.snapshot());
+    return attribute({
+      at,
+      windowMs,
+      burstMs,
+      legs: legs.map((l) => ({ name: l.name, role: l.role })),
+      drops: this.#drops.toArray(),
+      // Only meaningful for "now": which legs are down without a drop inside the window.
+      downLegs: at + windowMs >= now ? legs.filter((l) => l.state === 'down').map((l) => l.name) : [],
+      dataSince: this.#startedAt,
+    });
+  }
+
   status(): ProbeStatus {
     return {
       startedAt: new Date(this.#startedAt).toISOString(),
+      verdict: this.verdict(),
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
       legs: this.legs.map((l) => l.snapshot()),

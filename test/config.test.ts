@@ -126,6 +126,8 @@ void test('a full config normalizes to the exact expected object', async (t) => 
       {
         kind: 'ws',
         name: 'cloudflare',
+        role: 'public',
+        dnsRecheckMs: 30_000,
         url: 'wss://t3.example.com/probe/ws',
         intervalMs: 2_000,
         deadlineMs: 4_000,
@@ -139,6 +141,8 @@ void test('a full config normalizes to the exact expected object', async (t) => 
       {
         kind: 'ws',
         name: 'internal',
+        role: 'internal',
+        dnsRecheckMs: 30_000,
         url: 'wss://t3.example.com/probe/ws',
         intervalMs: 500,
         deadlineMs: 3_000,
@@ -152,6 +156,8 @@ void test('a full config normalizes to the exact expected object', async (t) => 
       {
         kind: 'http',
         name: 't3serve',
+        role: 'serve',
+        dnsRecheckMs: 30_000,
         url: 'http://127.0.0.1:8080/healthz',
         intervalMs: 5_000,
         deadlineMs: 10_000,
@@ -178,6 +184,8 @@ void test('a minimal config gets every default', () => {
       {
         kind: 'ws',
         name: 'a',
+        role: 'public',
+        dnsRecheckMs: 30_000,
         url: 'wss://t3.example.com/ws',
         intervalMs: 1_000,
         deadlineMs: 2_000,
@@ -200,6 +208,20 @@ void test('an http leg defaults maxBody to 1MiB', () => {
   const [leg] = parse(oneLeg('', HTTP_LEG)).legs;
   assert.equal(leg?.kind, 'http');
   assert.equal(leg.kind === 'http' ? leg.maxBodyBytes : 0, 1_048_576);
+});
+
+void test('roles come from the role key, the production names, or the leg shape', () => {
+  const legs = parse(
+    [
+      'legs:',
+      '  - { name: cloudflare, kind: ws, url: "wss://t3.example/" }',
+      '  - { name: edge-2, kind: ws, url: "wss://t3.example/", pin: 10.0.0.1 }',
+      '  - { name: backend, kind: http, url: "http://10.0.0.2/" }',
+      '  - { name: vip, kind: idle, url: "tcp://10.0.0.3:9000" }',
+      '  - { name: custom, kind: ws, url: "wss://t3.example/", pin: 10.0.0.1, role: public }',
+    ].join('\n'),
+  ).legs;
+  assert.deepEqual(legs.map((l) => l.role), ['public', 'internal', 'serve', 'idle', 'public']);
 });
 
 void test('an idle leg defaults to 960 s of silence, a 5 s deadline and no keepalive', () => {
@@ -348,6 +370,8 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['name length', oneLeg(`name: ${'n'.repeat(65)}`, 'kind: ws, url: "wss://h.example/"'), `legs[0].name: must be 1 to 64 characters from A-Z a-z 0-9 _ . - (got "${'n'.repeat(65)}")`],
   ['kind missing', 'legs: [{ name: a, url: "wss://h.example/" }]\n', 'legs[0].kind: required (one of ws, http, idle)'],
   ['kind unknown', 'legs: [{ name: a, kind: tcp, url: "wss://h.example/" }]\n', 'legs[0].kind: must be one of ws, http, idle (got "tcp")'],
+  ['role unknown', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", role: edge }]\n', 'legs[0].role: must be one of public, internal, serve, idle (got "edge")'],
+  ['dnsRecheck without doh', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", dnsRecheck: 5s }]\n', 'legs[0].dnsRecheck: only used with resolve: doh'],
   ['idle leg with interval', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", interval: 5s }]\n', 'legs[0].interval: not used by kind: idle legs (set idle instead)'],
   ['idle tcp url without port', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9" }]\n', 'legs[0].url: must name a port, as in tcp://host:port (got "tcp://10.0.0.9")'],
   ['idle keepalive below 1s', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", keepalive: 500ms }]\n', 'legs[0].keepalive: must be a duration of at least 1s (got "500ms")'],
@@ -402,7 +426,7 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['unknown key in a leg', oneLeg('intervall: 1s'), 'legs[0].intervall: unknown key (did you mean "interval"?)'],
   ['unknown key in a leg, 3 edits away', oneLeg('intvl: 1s'), 'legs[0].intvl: unknown key (did you mean "interval"?)'],
   ['unknown key in leg backoff', oneLeg('backoff: { mn: 1s }'), 'legs[0].backoff.mn: unknown key (did you mean "min"?)'],
-  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0].colour: unknown key (valid keys: name, kind, url, resolve, pin, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload)'],
+  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0].colour: unknown key (valid keys: name, kind, role, url, resolve, pin, dnsRecheck, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload)'],
 ];
 
 void test('every validation rule reports its exact line', async (t) => {

@@ -9,6 +9,7 @@ import {
   DEFAULT_BACKOFF,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_DEADLINE_INTERVALS,
+  DEFAULT_DNS_RECHECK_MS,
   DEFAULT_DOH,
   DEFAULT_DROP_HISTORY,
   DEFAULT_INTERVAL_MS,
@@ -17,6 +18,7 @@ import {
   DEFAULT_METRICS_PREFIX,
 } from './defaults.js';
 import { readEnvOverrides } from './env.js';
+import { LEG_ROLES, inferRole } from '../attribution/roles.js';
 import { ProbeError } from '../errors.js';
 import { ConfigIssues, formatValue } from './issues.js';
 import { LEG_KIND_NAMES, LEG_KINDS, kindOfKey } from './leg-kinds.js';
@@ -44,7 +46,7 @@ const TIMING_KEYS = ['interval', 'deadline', 'connectTimeout', 'backoff'];
 const BACKOFF_KEYS = ['min', 'max', 'factor'];
 const DOH_KEYS = ['url', 'method', 'bootstrap', 'timeout', 'family', 'minTtl', 'maxTtl', 'tls'];
 const TLS_KEYS = ['ca', 'insecure'];
-const COMMON_LEG_KEYS = ['name', 'kind', 'url', 'resolve', 'pin', ...TIMING_KEYS, 'tls', 'headers'];
+const COMMON_LEG_KEYS = ['name', 'kind', 'role', 'url', 'resolve', 'pin', 'dnsRecheck', ...TIMING_KEYS, 'tls', 'headers'];
 const ANY_KIND_LEG_KEYS = [...COMMON_LEG_KEYS, ...LEG_KIND_NAMES.flatMap((kind) => LEG_KINDS[kind].keys)];
 const ANY_KIND_SCHEMES = [...new Set(LEG_KIND_NAMES.flatMap((kind) => LEG_KINDS[kind].schemes))];
 
@@ -320,9 +322,16 @@ function readLeg(
   const url = section.url('url', spec === undefined ? ANY_KIND_SCHEMES : spec.schemes);
   const resolve = readResolve(section, doh);
   const intervalMs = readInterval(section) ?? defaults.intervalMs;
+  const role = section.oneOf('role', LEG_ROLES);
+  const dnsRecheckMs = section.duration('dnsRecheck', { atLeastMs: 100, atMostMs: MAX_TIMER_MS });
+  if (dnsRecheckMs !== undefined && resolve.mode !== 'doh') {
+    section.ctx.issues.problem(section.keyPath('dnsRecheck'), 'only used with resolve: doh');
+  }
   const common = {
     name: name ?? '',
+    role: role ?? inferRole({ name: name ?? '', kind: kind ?? 'ws', resolveMode: resolve.mode }),
     url: url ?? '',
+    dnsRecheckMs: dnsRecheckMs ?? DEFAULT_DNS_RECHECK_MS,
     intervalMs,
     deadlineMs: readTimer(section, 'deadline') ?? defaults.deadlineMs ?? DEFAULT_DEADLINE_INTERVALS * intervalMs,
     connectTimeoutMs: readTimer(section, 'connectTimeout') ?? defaults.connectTimeoutMs,

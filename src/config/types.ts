@@ -1,3 +1,5 @@
+import type { LegRole } from '../attribution/roles.js';
+
 /**
  * The normalized, fully-typed configuration. Everything downstream of the config loader takes
  * these shapes and never re-checks user input. Durations are milliseconds.
@@ -50,6 +52,8 @@ export type ResolveOptions =
 interface LegCommon {
   /** Label value for every metric, and the name in logs and /status. */
   readonly name: string;
+  /** What the leg stands for in attribution (public path, internal path, serve process, idle). */
+  readonly role: LegRole;
   readonly url: string;
   /** Heartbeat (ws) or request (http) period. Idle legs ignore it: their period is `idleMs`. */
   readonly intervalMs: number;
@@ -59,6 +63,11 @@ interface LegCommon {
   readonly connectTimeoutMs: number;
   readonly backoff: BackoffOptions;
   readonly resolve: ResolveOptions;
+  /**
+   * DoH-resolved legs: re-resolve the hostname this often while connected, and drop with reason
+   * `dns` when public DNS stops answering (a connected WebSocket alone would never notice).
+   */
+  readonly dnsRecheckMs: number;
   readonly tls: TlsOptions;
   /** Extra request headers (for example an auth token for the far end). */
   readonly headers: Readonly<Record<string, string>>;

@@ -4,7 +4,7 @@
  * an echo server speaks wss; a plain HTTP echo plays the serve process. The probe then holds the
  * three production legs against them.
  */
-import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DOH } from '../config/defaults.js';
+import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DNS_RECHECK_MS, DEFAULT_DOH } from '../config/defaults.js';
 import type { LegOptions, ListenAddress, ProbeConfig, TlsOptions } from '../config/types.js';
 import { startEchoServer, type EchoServer } from '../echo/server.js';
 import type { Logger } from '../log.js';
@@ -48,12 +48,14 @@ export async function startDemo(options: { listen?: ListenAddress; logger: Logge
       connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
       backoff: { ...DEFAULT_BACKOFF },
       headers: {},
+      dnsRecheckMs: DEFAULT_DNS_RECHECK_MS,
     };
     const legs: LegOptions[] = [
       {
         ...common,
         kind: 'ws',
         name: 'cloudflare',
+        role: 'public',
         url: publicUrl,
         maxPayloadBytes: 65_536,
         tls: trustDemoCa,
@@ -71,11 +73,12 @@ export async function startDemo(options: { listen?: ListenAddress; logger: Logge
           },
         },
       },
-      { ...common, kind: 'ws', name: 'internal', url: publicUrl, maxPayloadBytes: 65_536, tls: trustDemoCa, resolve: { mode: 'pin', address: '127.0.0.1' } },
+      { ...common, kind: 'ws', name: 'internal', role: 'internal', url: publicUrl, maxPayloadBytes: 65_536, tls: trustDemoCa, resolve: { mode: 'pin', address: '127.0.0.1' } },
       {
         ...common,
         kind: 'http',
         name: 't3serve',
+        role: 'serve',
         url: `http://127.0.0.1:${serve.httpAddress.port}/probe/healthz`,
         maxBodyBytes: 1024 * 1024,
         tls: { insecure: false },

@@ -28,7 +28,7 @@ export class HttpLeg extends UrlLeg<HttpLegOptions> {
       await session.destroy();
       throw err;
     }
-    return session;
+    return this.watchDns(session);
   }
 }
 
@@ -147,6 +147,11 @@ class HttpPollSession implements LegSession {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** End the session from outside (for example a failed DNS recheck); counted as its drop. */
+  fail(err: Error): void {
+    this.#end(err);
   }
 
   #end(err: Error): void {

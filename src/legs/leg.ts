@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
+import type { LegRole } from '../attribution/roles.js';
 import type { BackoffOptions, LegKind } from '../config/types.js';
 import { ProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
@@ -49,6 +50,7 @@ export interface DropEvent {
 export interface LegStatus {
   readonly name: string;
   readonly kind: LegKind;
+  readonly role: LegRole;
   readonly state: LegState;
   /** When the leg entered its current state (RFC 3339). */
   readonly since: string;
@@ -76,12 +78,14 @@ export interface LegEvents {
 export interface LegCommonOptions {
   readonly name: string;
   readonly kind: LegKind;
+  readonly role: LegRole;
   readonly backoff: BackoffOptions;
 }
 
 export abstract class Leg extends EventEmitter<LegEvents> {
   readonly name: string;
   readonly kind: LegKind;
+  readonly role: LegRole;
   protected readonly metrics: LegMetrics;
   protected readonly log: Logger;
   readonly #backoff: BackoffOptions;
@@ -103,6 +107,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     super();
     this.name = options.name;
     this.kind = options.kind;
+    this.role = options.role;
     this.#backoff = options.backoff;
     this.metrics = deps.metrics;
     this.log = deps.log;
@@ -142,6 +147,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     return {
       name: this.name,
       kind: this.kind,
+      role: this.role,
       state: this.#state,
       since: new Date(this.#since).toISOString(),
       lastRttSeconds: this.#lastRtt,

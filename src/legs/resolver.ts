@@ -16,6 +16,8 @@ export interface ResolvedTarget {
 export interface AddressResolver {
   readonly mode: ResolveOptions['mode'];
   resolve(hostname: string, signal: AbortSignal): Promise<ResolvedTarget>;
+  /** Resolve again now, bypassing any cache: is the name still resolvable? */
+  recheck(hostname: string, signal: AbortSignal): Promise<ResolvedTarget>;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,9 @@ class PinnedResolver implements AddressResolver {
   resolve(_hostname: string, signal: AbortSignal): Promise<ResolvedTarget> {
     signal.throwIfAborted();
     return Promise.resolve(this.#target);
+  }
+  recheck(hostname: string, signal: AbortSignal): Promise<ResolvedTarget> {
+    return this.resolve(hostname, signal);
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -49,6 +54,9 @@ class SystemResolver implements AddressResolver {
       throw new ProbeError('PROBE_ERR_DNS', `system resolver could not resolve ${hostname}`, { cause: err });
     }
   }
+  recheck(hostname: string, signal: AbortSignal): Promise<ResolvedTarget> {
+    return this.resolve(hostname, signal);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -66,6 +74,10 @@ class DohAddressResolver implements AddressResolver {
       if (isProbeError(err)) throw err;
       throw new ProbeError('PROBE_ERR_DOH', `DoH resolution of ${hostname} failed`, { cause: err });
     }
+  }
+  recheck(hostname: string, signal: AbortSignal): Promise<ResolvedTarget> {
+    this.doh.clearCache(hostname);
+    return this.resolve(hostname, signal);
   }
   // The DohResolver is shared between legs and owned by whoever created it.
   close(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import type { HttpLegOptions, IdleLegOptions, WsLegOptions } from '../config/types.js';
 import { nowNs, secondsSince } from '../util/clock.js';
-import { Leg, type LegDeps } from './leg.js';
+import { Leg, type LegDeps, type LegSession } from './leg.js';
 import { hostnameOf, resolveWithin, type AddressResolver } from './resolver.js';
 
 export interface UrlLegDeps extends LegDeps {
@@ -38,6 +38,37 @@ export abstract class UrlLeg<Options extends WsLegOptions | HttpLegOptions | Idl
 
   protected get port(): number {
     return Number(this.url.port || (this.secure ? 443 : 80));
+  }
+
+  /**
+   * While a DoH-resolved session is up, re-resolve its hostname every `dnsRecheckMs`: a
+   * connected WebSocket never notices that public DNS died, but every new user would. A failed
+   * recheck ends the session (reason `dns`). Other resolve modes: nothing to watch.
+   */
+  protected watchDns(session: LegSession & { fail(err: Error): void }): LegSession {
+    if (this.options.resolve.mode !== 'doh') return session;
+    const stop = new AbortController();
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      const deadline = AbortSignal.any([stop.signal, AbortSignal.timeout(this.options.connectTimeoutMs)]);
+      this.#resolver.recheck(this.hostname, deadline).then(
+        () => {
+          running = false;
+        },
+        (err: unknown) => {
+          running = false;
+          if (!stop.signal.aborted) session.fail(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    }, this.options.dnsRecheckMs);
+    timer.unref();
+    void session.ended.then(() => {
+      clearInterval(timer);
+      stop.abort();
+    });
+    return session;
   }
 
   protected async resolveForConnect(signal: AbortSignal): Promise<ResolvedForConnect> {

@@ -75,10 +75,12 @@ export class WsLeg extends UrlLeg<WsLegOptions> {
         cleanup();
         if (readyNs !== undefined) this.recordPhase('upgrade', secondsSince(readyNs));
         resolve(
-          new WsHeartbeatSession(ws, this.options, socketError, {
-            onRtt: (seconds, result) => this.recordRtt(seconds, result),
-            onResult: (result) => this.recordHeartbeat(result),
-          }),
+          this.watchDns(
+            new WsHeartbeatSession(ws, this.options, socketError, {
+              onRtt: (seconds, result) => this.recordRtt(seconds, result),
+              onResult: (result) => this.recordHeartbeat(result),
+            }),
+          ),
         );
       };
       const onUnexpectedResponse = (_req: unknown, res: { statusCode?: number; resume(): void }): void => {
@@ -160,6 +162,11 @@ class WsHeartbeatSession implements LegSession {
     this.#interval = setInterval(() => this.#tracker.beat(), options.intervalMs);
     this.#interval.unref();
     this.#tracker.beat();
+  }
+
+  /** End the session from outside (for example a failed DNS recheck); counted as its drop. */
+  fail(err: Error): void {
+    this.#end(err);
   }
 
   #end(err: Error): void {

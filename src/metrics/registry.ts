@@ -67,6 +67,7 @@ export class ProbeMetrics {
   readonly #lifetime: Histogram<'leg'>;
   readonly #lastDrop: Gauge<'leg'>;
   readonly #heartbeats: Counter<'leg' | 'result'>;
+  readonly #legInfo: Gauge<'leg' | 'kind' | 'role'>;
 
   constructor(options: ProbeMetricsOptions = {}) {
     const prefix = options.prefix ?? 't3probe_';
@@ -117,6 +118,12 @@ export class ProbeMetrics {
       labelNames: ['leg', 'result'],
       registers,
     });
+    this.#legInfo = new Gauge({
+      name: `${prefix}leg_info`,
+      help: 'Always 1: what each leg is (kind) and stands for in attribution (role: public, internal, serve, idle).',
+      labelNames: ['leg', 'kind', 'role'],
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -124,7 +131,8 @@ export class ProbeMetrics {
    * Bind a leg's series. Every counter series is created at 0 here, so `increase()` and `rate()`
    * work from the first scrape instead of missing the first drop.
    */
-  forLeg(leg: string): LegMetrics {
+  forLeg(leg: string, info?: { kind: string; role: string }): LegMetrics {
+    if (info !== undefined) this.#legInfo.set({ leg, ...info }, 1);
     for (const reason of REASONS) this.#disconnects.inc({ leg, reason }, 0);
     for (const result of HEARTBEAT_RESULTS) this.#heartbeats.inc({ leg, result }, 0);
     this.#lastDrop.set({ leg }, 0);

@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { ProbeMetrics } from '../../src/metrics/registry.js';
 
 export const FAST = {
+  dnsRecheckMs: 30_000,
   intervalMs: 100,
   deadlineMs: 300,
   connectTimeoutMs: 2_000,
@@ -23,6 +24,7 @@ export function wsLegOptions(overrides: Partial<WsLegOptions> & { url: string })
   return {
     kind: 'ws',
     name: 'test-ws',
+    role: 'public',
     ...FAST,
     headers: {},
     tls: { insecure: false },
@@ -36,6 +38,7 @@ export function httpLegOptions(overrides: Partial<HttpLegOptions> & { url: strin
   return {
     kind: 'http',
     name: 'test-http',
+    role: 'serve',
     ...FAST,
     headers: {},
     tls: { insecure: false },
@@ -49,6 +52,7 @@ export function idleLegOptions(overrides: Partial<IdleLegOptions> & { url: strin
   return {
     kind: 'idle',
     name: 'test-idle',
+    role: 'idle',
     ...FAST,
     deadlineMs: 500,
     idleMs: 300,
