@@ -5,6 +5,7 @@ import { runCommand } from './cli/run.js';
 import { echoCommand } from './cli/echo.js';
 import { demoCommand } from './cli/demo.js';
 import { idleCheckCommand } from './cli/idle-check.js';
+import { attributeCommand } from './cli/attribute.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { isProbeError } from './errors.js';
 
@@ -17,6 +18,7 @@ const COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise<num
   echo: echoCommand,
   demo: demoCommand,
   'idle-check': idleCheckCommand,
+  attribute: attributeCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'PROBE_ERR_REQUEST_TIMEOUT',
   'PROBE_ERR_PROTOCOL',
   'PROBE_ERR_CLOSED',
+  'PROBE_ERR_SOURCE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -26,6 +26,8 @@ export interface ProbeStatus {
   readonly uptimeSeconds: number;
   readonly ready: boolean;
   readonly legs: readonly LegStatus[];
+  /** Capacity of the drop ring. */
+  readonly dropHistory: number;
   /** Oldest first, at most `dropHistory` entries. */
   readonly recentDrops: readonly DropEvent[];
 }
@@ -119,6 +121,7 @@ export class Probe {
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
       legs: this.legs.map((l) => l.snapshot()),
+      dropHistory: this.config.dropHistory,
       recentDrops: this.#drops.toArray(),
     };
   }

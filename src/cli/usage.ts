@@ -8,6 +8,7 @@ Usage:
   t3-probe echo [--listen host:port] [--tcp-listen host:port] [options]
   t3-probe demo [--listen host:port]
   t3-probe idle-check --target tcp://host:port|ws(s)://host/path [--idle 16m | --sweep 30s..1200s]
+  t3-probe attribute --at <RFC3339|now> [--window 2m] (--probe URL | --prometheus URL) [--json]
   t3-probe <command> --help
   t3-probe --version
 
@@ -15,6 +16,7 @@ Commands:
   run     hold the permanent legs of a config and serve /metrics, /status, /healthz, /readyz
   echo    the far end: /probe/ws verbatim WebSocket echo, /probe/healthz, optional TCP echo
   demo    everything on loopback (echo server, DoH responder, probe); needs nothing external
+  attribute   name the broken segment around a moment, with evidence (from a probe or Prometheus)
   idle-check  one-shot: does an idle connection on this path survive? (exit 0 as expected, 1 not)
 
 Exit codes: 0 ok, 1 runtime failure (for example the listen port is taken), 2 usage or config error.
@@ -97,4 +99,30 @@ Options:
   -h, --help
 
 Exit codes: 0 the expectation held, 1 it did not, 2 usage error or the first connection failed.
+`;
+
+export const ATTRIBUTE_USAGE = `Usage: t3-probe attribute --at <RFC3339 time|now> [--window 2m]
+         (--probe http://probe:9464 | --prometheus http://prometheus:9090) [--json]
+
+Name the segment that broke around a moment (a user's report), with the evidence: which legs
+dropped, when, why, and the RTT just before. Drops within --burst of each other count as one
+shared-segment event.
+
+  only the public leg drops              the CDN edge, tunnel or WAN (public DNS if every drop was dns)
+  both WebSocket legs drop together      Traefik, dispatch, or the host's reachability
+  the serve leg times out or RTT spikes  the serve process stalled
+  every leg is clean                     the user's last mile or device: infra exonerated
+
+Options:
+      --at <time>            the moment to explain: "now" or RFC 3339 (2026-11-22T03:04:05Z)
+      --window <duration>    look this far before and after --at (default 2m)
+      --burst <duration>     drops closer than this are one event (default 3s)
+      --probe <url>          read a running probe's /status (its bounded ring of recent drops)
+      --prometheus <url>     read Prometheus' HTTP API (history as far back as it keeps)
+      --job <name>           Prometheus job of the probe (default t3-probe)
+      --prefix <prefix>      metric prefix (default t3probe_)
+      --json                 print the verdict and evidence as JSON
+  -h, --help
+
+Exit codes: 0 a verdict was reached, 2 usage error or the source could not be read.
 `;

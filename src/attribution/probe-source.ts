@@ -1,0 +1,108 @@
+/**
+ * `attribute --probe`: read a running probe's /status (legs, roles, the drop ring) and attribute
+ * from that. The ring is bounded, so when it is full and its oldest event is newer than the window
+ * start, the answer says so instead of pretending the window is complete.
+ */
+import { ProbeError } from '../errors.js';
+import type { LegRole } from './roles.js';
+import { LEG_ROLES } from './roles.js';
+import type { AttributionDrop, AttributionInput } from './verdict.js';
+import type { Reason } from '../legs/reasons.js';
+import { REASONS } from '../legs/reasons.js';
+
+/** The parts of /status attribution needs, validated: /status is untrusted network input. */
+interface StatusDoc {
+  readonly startedAt: string;
+  readonly dropHistory: number | undefined;
+  readonly legs: readonly { name: string; role: LegRole; state: string }[];
+  readonly recentDrops: readonly AttributionDrop[];
+}
+
+const MAX_STATUS_BYTES = 8 * 1024 * 1024;
+
+export interface ProbeSourceResult {
+  readonly input: Omit<AttributionInput, 'at' | 'windowMs' | 'burstMs'>;
+  readonly warnings: readonly string[];
+}
+
+export async function readProbeSource(probeUrl: URL, at: number, windowMs: number, signal: AbortSignal): Promise<ProbeSourceResult> {
+  const url = new URL('status', probeUrl.href.endsWith('/') ? probeUrl : new URL(`${probeUrl.href}/`));
+  let text: string;
+  try {
+    const res = await fetch(url, { signal, headers: { accept: 'application/json' } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const length = Number(res.headers.get('content-length') ?? 0);
+    if (length > MAX_STATUS_BYTES) throw new Error(`response too large (${length} bytes)`);
+    text = await res.text();
+    if (text.length > MAX_STATUS_BYTES) throw new Error('response too large');
+  } catch (err) {
+    throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --probe ${url.href}: ${describe(err)}`, { cause: err });
+  }
+  const doc = parseStatus(text, url.href);
+  const warnings: string[] = [];
+  const from = at - windowMs;
+  const started = Date.parse(doc.startedAt);
+  const oldest = doc.recentDrops[0]?.at;
+  if (oldest !== undefined && oldest > from && doc.dropHistory !== undefined && doc.recentDrops.length >= doc.dropHistory) {
+    warnings.push(`the probe's drop ring starts at ${new Date(oldest).toISOString()}, after the window start; older drops may be missing (raise dropHistory, or use --prometheus)`);
+  }
+  const now = Date.now();
+  return {
+    input: {
+      legs: doc.legs.map((l) => ({ name: l.name, role: l.role })),
+      drops: doc.recentDrops,
+      // Current state only tells about "now".
+      downLegs: at + windowMs >= now ? doc.legs.filter((l) => l.state === 'down').map((l) => l.name) : [],
+      ...(Number.isFinite(started) ? { dataSince: started } : {}),
+    },
+    warnings,
+  };
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const cause = e.cause?.code ?? e.cause?.message;
+  return `${e.message ?? String(err)}${cause === undefined ? '' : ` (${cause})`}`;
+}
+
+function parseStatus(text: string, where: string): StatusDoc {
+  const fail = (why: string): never => {
+    throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --probe ${where}: not a t3-probe /status document (${why})`);
+  };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return fail('not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null) return fail('not an object');
+  const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown };
+  if (!Array.isArray(doc.legs) || !Array.isArray(doc.recentDrops)) return fail('no legs or recentDrops');
+  const legs = doc.legs.map((l: unknown) => {
+    const leg = l as { name?: unknown; role?: unknown; state?: unknown };
+    if (typeof leg.name !== 'string' || typeof leg.state !== 'string') return fail('a leg without name or state');
+    const role = (LEG_ROLES as readonly unknown[]).includes(leg.role) ? (leg.role as LegRole) : 'public';
+    return { name: leg.name, role, state: leg.state };
+  });
+  const drops = doc.recentDrops.flatMap((d: unknown): AttributionDrop[] => {
+    const drop = d as { leg?: unknown; reason?: unknown; at?: unknown; lastRttSeconds?: unknown; closeCode?: unknown; status?: unknown; expiry?: unknown };
+    if (typeof drop.leg !== 'string' || typeof drop.at !== 'number' || !(REASONS as readonly unknown[]).includes(drop.reason)) return [];
+    return [
+      {
+        leg: drop.leg,
+        reason: drop.reason as Reason,
+        at: drop.at,
+        lastRttSeconds: typeof drop.lastRttSeconds === 'number' ? drop.lastRttSeconds : null,
+        ...(typeof drop.closeCode === 'number' ? { closeCode: drop.closeCode } : {}),
+        ...(typeof drop.status === 'number' ? { status: drop.status } : {}),
+        ...(typeof drop.expiry === 'string' ? { expiry: drop.expiry } : {}),
+      },
+    ];
+  });
+  return {
+    startedAt: typeof doc.startedAt === 'string' ? doc.startedAt : '',
+    dropHistory: typeof doc.dropHistory === 'number' ? doc.dropHistory : undefined,
+    legs,
+    recentDrops: drops,
+  };
+}
