@@ -255,3 +255,32 @@ test('close() is graceful (close frame 1001), idempotent, and not a drop', async
   await waitFor('the far end to see the close', () => closeCodes.length === 1);
   assert.equal(closeCodes[0], 1001);
 });
+
+test('a connected DoH-resolved leg rechecks DNS and drops with reason dns when public DNS stops answering', async (t) => {
+  const echo = await startEchoServer({ listen: loopback, tls: ca.issue(['t3.example.test']) });
+  t.after(() => echo.close());
+  const doh = await startDohResponder({ tls: ca.issue(['doh.example.test']), records: { 't3.example.test': { A: ['127.0.0.1'], ttl: 60 } } });
+  t.after(() => doh.close());
+  const probe = startLeg(
+    wsLegOptions({
+      name: 'cloudflare',
+      url: `wss://t3.example.test:${echo.httpAddress.port}/probe/ws`,
+      tls: { ca: ca.certPem, insecure: false },
+      dnsRecheckMs: 200,
+      resolve: { mode: 'doh', doh: dohOptions({ url: `https://doh.example.test:${doh.port}/dns-query`, bootstrap: '127.0.0.1', tls: { ca: ca.certPem, insecure: false } }) },
+    }),
+  );
+  t.after(() => probe.close());
+  await probe.up();
+  // Rechecks bypass the 60 s TTL cache: the responder sees them while the leg stays up.
+  const queriesAtUp = doh.queries;
+  await waitFor('two rechecks', () => doh.queries >= queriesAtUp + 2);
+  assert.equal(probe.leg.state, 'up');
+  doh.setFault('servfail');
+  const drop = await probe.nextDrop();
+  assert.equal(drop.reason, 'dns');
+  assert.equal(drop.code, 'PROBE_ERR_DNS');
+  assert.equal(await probe.disconnects(), 1);
+  doh.setFault('none');
+  await probe.up();
+});

@@ -1,0 +1,152 @@
+/**
+ * `t3-probe attribute` against real sources: a running probe's /status, and a real Prometheus
+ * scraping that probe as job t3-probe. Faults are real: the far end of a leg is killed.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { test, type TestContext } from 'node:test';
+import type { Verdict } from '../src/attribution/verdict.js';
+import type { ProbeConfig } from '../src/config/types.js';
+import { startEchoServer, type EchoServer } from '../src/echo/server.js';
+import { Probe } from '../src/probe.js';
+import { httpLegOptions, wsLegOptions } from './helpers/legs.js';
+import { PROMETHEUS_BIN, startPrometheus } from './helpers/prometheus.js';
+import { freePort } from './helpers/servers.js';
+import { requireBinary } from './helpers/system.js';
+import { waitFor } from './helpers/wait.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+async function attributeCli(t: TestContext, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
+  const child = spawn(process.execPath, [CLI, 'attribute', ...args]);
+  t.after(() => child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** Separate far ends per leg, so a fault can hit one segment only. */
+async function probeWithFarEnds(t: TestContext) {
+  const loopback = { host: '127.0.0.1', port: 0 };
+  const edge = await startEchoServer({ listen: loopback });
+  const lb = await startEchoServer({ listen: loopback });
+  const serve = await startEchoServer({ listen: loopback });
+  const ends: Record<string, EchoServer> = { edge, lb, serve };
+  t.after(() => Promise.all(Object.values(ends).map((e) => e.close())));
+  const config: ProbeConfig = {
+    listen: loopback,
+    metrics: { prefix: 't3probe_' },
+    log: { level: 'silent' },
+    dropHistory: 64,
+    legs: [
+      wsLegOptions({ name: 'cloudflare', role: 'public', url: edge.url }),
+      wsLegOptions({ name: 'internal', role: 'internal', url: lb.url }),
+      httpLegOptions({ name: 't3serve', role: 'serve', url: `http://127.0.0.1:${serve.httpAddress.port}/probe/healthz` }),
+    ],
+  };
+  const probe = new Probe(config);
+  t.after(() => probe.close());
+  await probe.start();
+  await waitFor('every leg up', () => probe.legs.every((l) => l.state === 'up'));
+  /** Kill a far end for good (the leg stays down, retries refused). */
+  const kill = (name: string): void => ends[name]?.destroy();
+  return { probe, kill, base: probe.url ?? '' };
+}
+
+test('attribute --probe names the edge when only the public leg drops, with evidence', async (t) => {
+  const { probe, kill, base } = await probeWithFarEnds(t);
+  await waitFor('RTT samples', () => probe.legs.every((l) => l.snapshot().lastRttSeconds !== null));
+  const before = Date.now();
+  kill('edge');
+  await waitFor('cloudflare down', () => probe.leg('cloudflare')?.state === 'down');
+  const run = await attributeCli(t, ['--probe', base, '--at', 'now', '--window', '30s', '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  const verdict = JSON.parse(run.stdout) as Verdict;
+  assert.equal(verdict.verdict, 'cdn_edge_or_wan');
+  assert.deepEqual(verdict.droppedLegs, ['cloudflare']);
+  assert.deepEqual(verdict.cleanLegs, ['internal', 't3serve']);
+  const evidence = verdict.bursts[0]?.drops[0];
+  assert.equal(evidence?.leg, 'cloudflare');
+  assert.ok(evidence !== undefined && evidence.at >= before && evidence.at <= Date.now());
+  assert.ok(evidence.lastRttSeconds !== null && evidence.lastRttSeconds > 0, 'the RTT just before the drop');
+
+  const human = await attributeCli(t, ['--probe', base, '--at', 'now']);
+  assert.equal(human.code, 0);
+  assert.match(human.stdout, /cdn_edge_or_wan: the CDN edge, tunnel or WAN/);
+  assert.match(human.stdout, /cloudflare +(closed|reset)/);
+  assert.match(human.stdout, /Clean legs: internal, t3serve/);
+});
+
+test('attribute --probe: both WebSocket legs dropping together blame Traefik/dispatch; a quiet earlier moment is exonerated', async (t) => {
+  const { probe, kill, base } = await probeWithFarEnds(t);
+  const quiet = new Date().toISOString();
+  // Make the quiet moment clearly older than the fault, with no sleep: wait for heartbeats.
+  await waitFor('a few heartbeats', () => probe.legs.every((l) => l.snapshot().lastRttSeconds !== null));
+  kill('edge');
+  kill('lb');
+  await waitFor('both ws legs down', () => probe.leg('cloudflare')?.state === 'down' && probe.leg('internal')?.state === 'down');
+  const now = JSON.parse((await attributeCli(t, ['--probe', base, '--at', 'now', '--json'])).stdout) as Verdict;
+  assert.equal(now.verdict, 'traefik_dispatch_or_host');
+  assert.equal(now.simultaneous, true);
+  const earlier = JSON.parse((await attributeCli(t, ['--probe', base, '--at', quiet, '--window', '50ms', '--json'])).stdout) as Verdict;
+  assert.equal(earlier.verdict, 'exonerated', earlier.summary);
+});
+
+test('attribute exits 2 when the source cannot be read, naming the source and why', async (t) => {
+  const port = await freePort();
+  const probe = await attributeCli(t, ['--probe', `http://127.0.0.1:${port}`, '--at', 'now']);
+  assert.equal(probe.code, 2);
+  assert.match(probe.stderr, new RegExp(`cannot read --probe http://127\\.0\\.0\\.1:${port}/status: .*ECONNREFUSED`));
+  const prom = await attributeCli(t, ['--prometheus', `http://127.0.0.1:${port}`, '--at', 'now']);
+  assert.equal(prom.code, 2);
+  assert.match(prom.stderr, /cannot read --prometheus http:\/\/127\.0\.0\.1:\d+\/: .*ECONNREFUSED/);
+  for (const [args, message] of [
+    [['--at', 'now'], /give exactly one source/],
+    [['--probe', 'x', '--prometheus', 'y'], /give exactly one source/],
+    [['--probe', 'http://h', '--at', 'yesterday'], /--at: must be "now" or an RFC 3339 time/],
+    [['--probe', 'ftp://h'], /--probe: must be an http\(s\) URL/],
+    [['--probe', 'http://h', '--window', '0s'], /--window: must be a duration/],
+  ] as const) {
+    const run = await attributeCli(t, [...args]);
+    assert.equal(run.code, 2, args.join(' '));
+    assert.match(run.stderr, message);
+  }
+});
+
+test('attribute --prometheus rebuilds the drops from a real Prometheus and reaches the same verdict', { timeout: 90_000 }, async (t) => {
+  if (!requireBinary(t, PROMETHEUS_BIN, 'prometheus')) return;
+  const { probe, kill, base } = await probeWithFarEnds(t);
+  const prometheus = await startPrometheus({ job: 't3-probe', target: new URL(base).host });
+  t.after(() => prometheus.close());
+  await waitFor('Prometheus to scrape every leg twice', async () => (await prometheus.query('count_over_time(t3probe_leg_info{job="t3-probe"}[1m]) >= 2')).length === 3, {
+    timeoutMs: 20_000,
+    everyMs: 200,
+  });
+  kill('serve');
+  await waitFor('t3serve down', () => probe.leg('t3serve')?.state === 'down');
+  const dropAt = probe.leg('t3serve')?.snapshot().lastDrop?.at ?? 0;
+  await waitFor('Prometheus to see the drop', async () => (await prometheus.query('t3probe_connected{leg="t3serve"} == 0')).length === 1, {
+    timeoutMs: 10_000,
+    everyMs: 200,
+  });
+  const run = await attributeCli(t, ['--prometheus', prometheus.url, '--at', new Date(dropAt).toISOString(), '--window', '20s', '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  const verdict = JSON.parse(run.stdout) as Verdict;
+  assert.equal(verdict.verdict, 'serve_process', verdict.summary);
+  const drop = verdict.bursts[0]?.drops[0];
+  assert.equal(drop?.leg, 't3serve');
+  assert.ok(drop?.reason === 'refused' || drop?.reason === 'reset' || drop?.reason === 'closed', drop?.reason);
+  assert.equal(drop.at, dropAt, 'the drop time is exact (from t3probe_last_drop_timestamp_seconds)');
+  assert.deepEqual([...verdict.cleanLegs].sort(), ['cloudflare', 'internal']);
+
+  const wrongJob = await attributeCli(t, ['--prometheus', prometheus.url, '--job', 'nope', '--at', 'now']);
+  assert.equal(wrongJob.code, 2);
+  assert.match(wrongJob.stderr, /has no t3probe_leg_info\{job="nope"\}.*is the probe scraped as job "nope"\?/);
+});
