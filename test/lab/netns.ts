@@ -10,7 +10,9 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 
@@ -75,11 +77,17 @@ function deleteNamespaceSync(ns: string): void {
   }
 }
 
-/** Namespaces of earlier runs whose process no longer exists. */
+/** Namespaces and temporary directories of earlier runs whose process no longer exists. */
 function sweepStale(): void {
+  const stale = (name: string): boolean => {
+    const match = new RegExp(`^${PREFIX}(\\d+)x`).exec(name);
+    return match !== null && !alive(Number(match[1]));
+  };
   for (const ns of listNamespaces()) {
-    const match = new RegExp(`^${PREFIX}(\\d+)x`).exec(ns);
-    if (match !== null && !alive(Number(match[1]))) deleteNamespaceSync(ns);
+    if (stale(ns)) deleteNamespaceSync(ns);
+  }
+  for (const entry of readdirSync(os.tmpdir())) {
+    if (stale(entry)) rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
   }
 }
 
@@ -104,6 +112,7 @@ export class Lab {
   readonly id: string;
   readonly #namespaces: string[] = [];
   readonly #children = new Set<ChildProcess>();
+  readonly #dirs: string[] = [];
   #destroyed = false;
 
   private constructor() {
@@ -117,6 +126,11 @@ export class Lab {
     live.add(lab);
     t.after(() => lab.destroy());
     return lab;
+  }
+
+  /** Whether the lab has been torn down (its namespaces and processes are gone). */
+  get destroyed(): boolean {
+    return this.#destroyed;
   }
 
   /** Add a namespace (with lo up); returns its full name. */
@@ -144,6 +158,35 @@ export class Lab {
     return { a: ifA, b: ifB };
   }
 
+  /** A bridge (the lab's switch) inside a namespace, up; returns its device name. */
+  async bridge(ns: string, dev = 'br0'): Promise<string> {
+    await this.ip(ns, 'link', 'add', dev, 'type', 'bridge');
+    await this.ip(ns, 'link', 'set', dev, 'up');
+    return dev;
+  }
+
+  /**
+   * Plug a host into a bridge: a veth pair whose one end is a port of `bridge` and whose other end,
+   * in `host.ns`, carries `host.address` (CIDR). Returns the host-side device name.
+   */
+  async plug(bridge: { ns: string; dev: string }, host: { ns: string; address: string }): Promise<string> {
+    const tag = randomBytes(3).toString('hex');
+    const port = `t3${tag}p`;
+    const dev = `t3${tag}h`;
+    await run('ip', ['link', 'add', dev, 'netns', host.ns, 'type', 'veth', 'peer', 'name', port, 'netns', bridge.ns]);
+    await this.ip(bridge.ns, 'link', 'set', port, 'master', bridge.dev, 'up');
+    await this.ip(host.ns, 'addr', 'add', host.address, 'dev', dev);
+    await this.ip(host.ns, 'link', 'set', dev, 'up');
+    return dev;
+  }
+
+  /** A temporary directory owned by the lab: removed on teardown, also when the run is interrupted. */
+  tempDir(): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), `${this.id}-`));
+    this.#dirs.push(dir);
+    return dir;
+  }
+
   async ip(ns: string, ...args: string[]): Promise<void> {
     await run('ip', ['-n', ns, ...args]);
   }
@@ -166,9 +209,13 @@ export class Lab {
     if (code !== 0) throw new Error(`nft failed in ${ns} (${code}): ${stderr}\n${ruleset}`);
   }
 
-  /** Start a long-running process inside a namespace; it is killed when the lab is torn down. */
-  spawn(ns: string, command: string, args: readonly string[]): LabProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Start a long-running process inside a namespace; it is killed when the lab is torn down.
+   * `ip netns exec` execs the command in place, so the child's PID is the command's own and
+   * signals (SIGSTOP, SIGKILL) reach it directly. `stdin: 'pipe'` keeps a writable stdin.
+   */
+  spawn(ns: string, command: string, args: readonly string[], options: { stdin?: 'ignore' | 'pipe' } = {}): LabProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, command, ...args], { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
     this.#children.add(child);
     const proc = new LabProcess(child);
     void proc.exited.then(() => this.#children.delete(child));
@@ -186,6 +233,7 @@ export class Lab {
     live.delete(this);
     for (const child of this.#children) child.kill('SIGKILL');
     for (const ns of this.#namespaces.reverse()) deleteNamespaceSync(ns);
+    for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,192 @@
+/**
+ * The fault matrix: every fault on every segment of a real multi-hop lab (unbound DoH, haproxy
+ * edge and lb, dispatch and serve processes; see segment-lab.ts), with the real probe and the
+ * real `t3-probe attribute` CLI in the client namespace, and a real Prometheus scraping the probe
+ * as job t3-probe. Each case asserts the verdict; the table of results is written to
+ * artifacts/fault-matrix.md (and copied into the README).
+ */
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import type { Verdict, VerdictKind } from '../../src/attribution/verdict.js';
+import type { ProbeStatus } from '../../src/probe.js';
+import { PROMETHEUS_BIN } from '../helpers/prometheus.js';
+import { requireBinary } from '../helpers/system.js';
+import { waitFor } from '../helpers/wait.js';
+import { requireLab } from './netns.js';
+import { createSegmentLab, type Fault, type Segment, type SegmentLab } from './segment-lab.js';
+
+const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
+const PROBE = 'http://127.0.0.1:9464';
+const PROM = 'http://127.0.0.1:9090';
+
+interface Case {
+  readonly segment: Segment | 'none';
+  readonly fault: Fault | 'none';
+  /** Legs whose drop proves the fault landed. */
+  readonly legs: readonly string[];
+  readonly verdict: VerdictKind;
+}
+
+const WS = ['cloudflare', 'internal'];
+const CASES: Case[] = [
+  ...(['blackhole', 'reset', 'kill', 'stall', 'conntrack-flush'] as const).flatMap((fault): Case[] => [
+    { segment: 'edge', fault, legs: ['cloudflare'], verdict: 'cdn_edge_or_wan' },
+    { segment: 'lb', fault, legs: WS, verdict: 'traefik_dispatch_or_host' },
+  ]),
+  ...(['blackhole', 'reset', 'kill', 'stall'] as const).flatMap((fault): Case[] => [
+    { segment: 'dispatch', fault, legs: WS, verdict: 'traefik_dispatch_or_host' },
+    { segment: 'serve', fault, legs: ['t3serve'], verdict: 'serve_process' },
+    { segment: 'doh', fault, legs: ['cloudflare'], verdict: 'public_dns' },
+  ]),
+  // dispatch and serve share the host namespace: a conntrack flush there breaks every leg.
+  { segment: 'serve', fault: 'conntrack-flush', legs: [...WS, 't3serve'], verdict: 'traefik_dispatch_or_host' },
+  // Flushing the DoH server's conntrack breaks nothing that lasts (DoH queries are short-lived).
+];
+
+/** Run a node snippet in the client namespace and return stdout. */
+async function inClient(lab: SegmentLab, script: string): Promise<string> {
+  const { stdout } = await lab.lab.exec(lab.ns.client, process.execPath, '-e', script);
+  return stdout;
+}
+
+async function status(lab: SegmentLab): Promise<ProbeStatus> {
+  return JSON.parse(await inClient(lab, `fetch('${PROBE}/status').then(r => r.text()).then(t => process.stdout.write(t))`)) as ProbeStatus;
+}
+
+async function attributeIn(lab: SegmentLab, source: string[], at: number, windowMs: number): Promise<Verdict> {
+  const { stdout } = await lab.lab.exec(
+    lab.ns.client,
+    process.execPath,
+    CLI,
+    'attribute',
+    ...source,
+    '--at',
+    new Date(at).toISOString(),
+    '--window',
+    `${windowMs}ms`,
+    '--burst',
+    '3s',
+    '--json',
+  );
+  return JSON.parse(stdout) as Verdict;
+}
+
+test('fault matrix: every fault on every segment yields the right verdict, from the probe and from Prometheus', { timeout: 600_000 }, async (t) => {
+  if (!requireLab(t)) return;
+  if (!requireBinary(t, PROMETHEUS_BIN, 'prometheus')) return;
+  const lab = await createSegmentLab(t);
+  const config = await lab.writeProbeConfig({
+    interval: '250ms',
+    deadline: '750ms',
+    backoffMin: '100ms',
+    backoffMax: '500ms',
+    dnsRecheck: '500ms',
+    listen: '127.0.0.1:9464',
+  });
+  const probe = lab.spawnInClient(process.execPath, [CLI, 'run', '--config', config, '--log-level', 'warn']);
+  const prometheus = await startPrometheusInClient(lab);
+  t.after(() => {
+    probe.kill('SIGKILL');
+    prometheus.kill('SIGKILL');
+  });
+  const allUp = async (): Promise<boolean> => (await status(lab)).legs.every((l) => l.state === 'up');
+  await waitFor('every leg up through the lab', allUp, { timeoutMs: 30_000, everyMs: 200 });
+
+  const rows: string[] = [];
+  const results: { c: Case; t0: number; verdict: Verdict }[] = [];
+
+  // No fault: a user drops while every leg stays clean. Wait until the legs have been up for a
+  // while (a condition, not a sleep), then ask about the quiet stretch just behind us.
+  await waitFor('two quiet seconds', async () => (await status(lab)).legs.every((l) => Date.now() - Date.parse(l.since) > 2_500), {
+    timeoutMs: 15_000,
+    everyMs: 250,
+  });
+  const quietAt = Date.now() - 1_200;
+  const quiet = await attributeIn(lab, ['--probe', PROBE], quietAt, 1_000);
+  assert.equal(quiet.verdict, 'exonerated', quiet.summary);
+  rows.push(`| none | a user drops, no fault | none | \`exonerated\` | \`${quiet.verdict}\` |`);
+
+  for (const c of CASES) {
+    const label = `${c.fault} on ${c.segment}`;
+    const t0 = Date.now();
+    const heal = await lab.inject(c.segment as Segment, c.fault as Fault);
+    try {
+      await waitFor(
+        `${label}: ${c.legs.join(', ')} to drop`,
+        async () => {
+          const s = await status(lab);
+          return c.legs.every((leg) => (s.legs.find((l) => l.name === leg)?.lastDrop?.at ?? 0) >= t0);
+        },
+        { timeoutMs: 10_000, everyMs: 150 },
+      );
+      // The window starts at the injection, so earlier cases never leak in.
+      const windowMs = 4_000;
+      const verdict = await attributeIn(lab, ['--probe', PROBE], t0 + windowMs, windowMs);
+      results.push({ c, t0, verdict });
+      const dropped = verdict.bursts.flatMap((b) => b.drops.map((d) => `${d.leg}:${d.reason}`)).join(', ');
+      rows.push(`| ${c.segment} | ${c.fault} | ${dropped} | \`${c.verdict}\` | \`${verdict.verdict}\` |`);
+      assert.equal(verdict.verdict, c.verdict, `${label}: ${verdict.summary}`);
+      for (const leg of c.legs) assert.ok(verdict.droppedLegs.includes(leg), `${label}: ${leg} should have dropped`);
+    } finally {
+      await heal();
+    }
+    await waitFor(`${label}: every leg back up`, allUp, { timeoutMs: 20_000, everyMs: 150 });
+  }
+
+  // The same verdicts, rebuilt from Prometheus' history instead of the probe's ring. Each window
+  // runs from the case's injection to just before the next one, so cases never overlap.
+  for (const [i, { c, t0 }] of results.entries()) {
+    const end = Math.min(t0 + 8_000, (results[i + 1]?.t0 ?? Number.POSITIVE_INFINITY) - 1);
+    const half = Math.floor((end - t0) / 2);
+    const verdict = await attributeIn(lab, ['--prometheus', PROM], t0 + half, half);
+    assert.equal(verdict.verdict, c.verdict, `Prometheus, ${c.fault} on ${c.segment}: ${verdict.summary}`);
+  }
+
+  // The runbook queries, verbatim, through the real PromQL API.
+  const query = async (expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> =>
+    JSON.parse(
+      await inClient(lab, `fetch('${PROM}/api/v1/query?query=' + encodeURIComponent(${JSON.stringify(expr)})).then(r => r.json()).then(j => process.stdout.write(JSON.stringify(j.data.result)))`),
+    ) as { metric: Record<string, string>; value: [number, string] }[];
+  const increases = await query('increase(t3probe_disconnects_total[1h])');
+  const droppedBy = (leg: string, reason: string): number => Number(increases.find((s) => s.metric.leg === leg && s.metric.reason === reason)?.value[1] ?? 0);
+  assert.ok(droppedBy('cloudflare', 'dns') > 0, 'DoH faults show as cloudflare/dns');
+  assert.ok(droppedBy('t3serve', 'timeout') > 0, 'the serve stall shows as t3serve/timeout');
+  assert.ok(droppedBy('internal', 'timeout') > 0, 'blackholes show as timeouts');
+  const connected = await query('t3probe_connected');
+  assert.deepEqual(connected.map((s) => [s.metric.leg, s.metric.job]).sort(), [
+    ['cloudflare', 't3-probe'],
+    ['internal', 't3-probe'],
+    ['t3serve', 't3-probe'],
+  ]);
+  const p99 = await query('histogram_quantile(0.99, rate(t3probe_rtt_seconds_bucket{leg="t3serve"}[15m]))');
+  assert.equal(p99.length, 1);
+  assert.ok(Number(p99[0]?.value[1]) > 0);
+
+  await mkdir(new URL('../../artifacts/', import.meta.url), { recursive: true });
+  await writeFile(
+    new URL('../../artifacts/fault-matrix.md', import.meta.url),
+    ['| segment | fault | drops seen (leg:reason) | expected verdict | verdict |', '|---|---|---|---|---|', ...rows].join('\n') + '\n',
+  );
+});
+
+async function startPrometheusInClient(lab: SegmentLab) {
+  const dir = await (await import('node:fs/promises')).mkdtemp('/tmp/t3-matrix-prom-');
+  await writeFile(
+    `${dir}/prometheus.yml`,
+    ['global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: t3-probe', '    static_configs:', '      - targets: ["127.0.0.1:9464"]'].join('\n'),
+  );
+  const prom = lab.spawnInClient(PROMETHEUS_BIN, [
+    `--config.file=${dir}/prometheus.yml`,
+    `--storage.tsdb.path=${dir}/data`,
+    '--web.listen-address=127.0.0.1:9090',
+    '--log.level=warn',
+  ]);
+  void prom.exited.then(() => import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true })));
+  await waitFor(
+    'Prometheus in the client namespace',
+    async () => (await inClient(lab, `fetch('${PROM}/-/ready').then(r => process.stdout.write(String(r.ok))).catch(() => process.stdout.write('false'))`)) === 'true',
+    { timeoutMs: 20_000, everyMs: 200 },
+  );
+  return prom;
+}
