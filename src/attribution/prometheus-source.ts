@@ -87,9 +87,12 @@ export async function readPrometheusSource(
   }));
 
   const step = Math.max(1, Math.ceil((to - from) / MAX_POINTS));
-  const [lastDrop, counters, down, p99, baseline] = await Promise.all([
+  const [lastDrop, counters, lastInWindow, increases, down, p99, baseline] = await Promise.all([
     prom.range(`${p}last_drop_timestamp_seconds${sel}`, from, to, step),
     prom.range(`${p}disconnects_total${sel}`, from, to, step),
+    // Range steps can fall short of the window's end; the newest drop inside it is never missed.
+    prom.instant(`max_over_time(${p}last_drop_timestamp_seconds${sel}[${range}])`, to),
+    prom.instant(`increase(${p}disconnects_total${sel}[${range}]) > 0`, to),
     prom.instant(`min_over_time(${p}connected${sel}[${range}]) == 0`, to),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[${range}])))`, to),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[15m])))`, from),
@@ -111,6 +114,15 @@ export async function readPrometheusSource(
       drops.push({ leg, reason, at: dropAt, lastRttSeconds: null });
     }
   }
+  for (const series of lastInWindow) {
+    const leg = series.metric.leg ?? '';
+    const dropAt = (numberOf(series) ?? 0) * 1000;
+    if (!(dropAt >= at - windowMs && dropAt <= at + windowMs) || drops.some((d) => d.leg === leg && d.at === dropAt)) continue;
+    const reasons = increases.filter((c) => c.metric.leg === leg).sort((a, b) => (numberOf(b) ?? 0) - (numberOf(a) ?? 0));
+    const reason = (reasons.map((c) => c.metric.reason).find((r) => (REASONS as readonly (string | undefined)[]).includes(r)) ?? 'error') as Reason;
+    drops.push({ leg, reason, at: dropAt, lastRttSeconds: null });
+  }
+  drops.sort((a, b) => a.at - b.at);
   const downLegs = down.map((s) => s.metric.leg ?? '').filter((leg) => !drops.some((d) => d.leg === leg));
   const base = new Map(baseline.map((s) => [s.metric.leg ?? '', numberOf(s)]));
   const rtt: LegRttEvidence[] = p99.map((s) => ({ leg: s.metric.leg ?? '', p99Seconds: numberOf(s), baselineP99Seconds: base.get(s.metric.leg ?? '') ?? null }));

@@ -1,11 +1,13 @@
 /**
- * The probe's own HTTP server: /metrics, /healthz, /readyz, /status. Bounded like anything that
- * listens: small header limits, request timeouts, a connection cap, GET/HEAD only.
+ * The probe's own HTTP server: the status page at /, then /metrics, /healthz, /readyz, /status.
+ * Bounded like anything that listens: small header limits, request timeouts, a connection cap,
+ * GET/HEAD only.
  */
 import http from 'node:http';
 import type { ListenAddress } from '../config/types.js';
 import type { Probe } from '../probe.js';
 import { formatHostPort, listen as listenOn, type BoundAddress } from '../util/listen.js';
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
 
 export interface ProbeServer {
   readonly url: string;
@@ -15,6 +17,14 @@ export interface ProbeServer {
 
 const MAX_CONNECTIONS = 256;
 const CLOSE_GRACE_MS = 2_000;
+const STATUS_PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-length': Buffer.byteLength(STATUS_PAGE_HTML),
+  'cache-control': 'no-store',
+  'content-security-policy': STATUS_PAGE_CSP,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 export async function startProbeServer(probe: Probe, listen: ListenAddress, signal?: AbortSignal): Promise<ProbeServer> {
   signal?.throwIfAborted();
@@ -56,6 +66,9 @@ async function handle(probe: Probe, req: http.IncomingMessage, res: http.ServerR
   }
   const path = (req.url ?? '/').split('?', 1)[0];
   switch (path) {
+    case '/':
+      res.writeHead(200, STATUS_PAGE_HEADERS).end(req.method === 'HEAD' ? undefined : STATUS_PAGE_HTML);
+      return;
     case '/metrics': {
       const body = await probe.metrics.render();
       res.writeHead(200, { 'content-type': probe.metrics.contentType }).end(req.method === 'HEAD' ? undefined : body);
