@@ -17,6 +17,8 @@ export const SYSTEM_PACKAGES = {
   // CDN edge and the internal load balancer.
   unbound: '/usr/sbin/unbound',
   haproxy: '/usr/sbin/haproxy',
+  // The status page test (test/status-page.test.ts) drives a real headless browser.
+  chromium: '/usr/bin/chromium',
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)
