@@ -3,10 +3,6 @@
  * scraping that probe as job t3-probe. Faults are real: the far end of a leg is killed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import type { Verdict } from '../src/attribution/verdict.js';
 import type { ProbeConfig } from '../src/config/types.js';
@@ -16,20 +12,11 @@ import { httpLegOptions, wsLegOptions } from './helpers/legs.js';
 import { PROMETHEUS_BIN, startPrometheus } from './helpers/prometheus.js';
 import { freePort } from './helpers/servers.js';
 import { requireBinary } from './helpers/system.js';
+import { runCli, type CliResult } from './helpers/cli.js';
 import { waitFor } from './helpers/wait.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-async function attributeCli(t: TestContext, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
-  const child = spawn(process.execPath, [CLI, 'attribute', ...args]);
-  t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+function attributeCli(t: TestContext, args: string[]): Promise<CliResult> {
+  return runCli(t, ['attribute', ...args]);
 }
 
 /** Separate far ends per leg, so a fault can hit one segment only. */

@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { startEchoServer } from '../src/echo/server.js';
 import { idleLadder } from '../src/idle-check/ladder.js';
 import { summarize, type IdleCheckReport, type RungResult } from '../src/idle-check/run.js';
 import { freePort } from './helpers/servers.js';
+import { runCli, type CliResult } from './helpers/cli.js';
 import { startScriptedTcpServer } from './helpers/tcp-servers.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-async function idleCheck(t: TestContext, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
-  const child = spawn(process.execPath, [CLI, 'idle-check', ...args]);
-  t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+function idleCheck(t: TestContext, args: string[]): Promise<CliResult> {
+  return runCli(t, ['idle-check', ...args]);
 }
 
 /**

@@ -2,6 +2,7 @@
 import { parseListen } from '../config/listen.js';
 import type { ListenAddress, LogLevel } from '../config/types.js';
 import { ProbeError } from '../errors.js';
+import { parseDurationMs } from '../util/duration.js';
 
 /** Run node:util parseArgs (strict) and turn its errors into usage errors (exit 2). */
 export function asUsageErrors<T>(parse: () => T): T {
@@ -34,4 +35,13 @@ export function positiveIntArg(flag: string, value: string | undefined): number 
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a positive integer (got ${JSON.stringify(value)})`);
   return n;
+}
+
+export function durationArg(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms <= 0) {
+    throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a duration greater than 0, such as 5s or 16m (got ${JSON.stringify(value)})`);
+  }
+  return ms;
 }

@@ -4,8 +4,7 @@ import { readPrometheusSource } from '../attribution/prometheus-source.js';
 import { formatVerdict } from '../attribution/report.js';
 import { attribute, DEFAULT_BURST_MS } from '../attribution/verdict.js';
 import { isProbeError, ProbeError } from '../errors.js';
-import { parseDurationMs } from '../util/duration.js';
-import { asUsageErrors } from './args.js';
+import { asUsageErrors, durationArg } from './args.js';
 import { ATTRIBUTE_USAGE } from './usage.js';
 
 export async function attributeCommand(argv: readonly string[]): Promise<number> {
@@ -35,8 +34,8 @@ export async function attributeCommand(argv: readonly string[]): Promise<number>
     throw new ProbeError('PROBE_ERR_USAGE', 'give exactly one source: --probe http://probe:9464 or --prometheus http://prometheus:9090');
   }
   const at = parseAt(values.at ?? 'now');
-  const windowMs = positiveDuration('--window', values.window) ?? 120_000;
-  const burstMs = positiveDuration('--burst', values.burst) ?? DEFAULT_BURST_MS;
+  const windowMs = durationArg('--window', values.window) ?? 120_000;
+  const burstMs = durationArg('--burst', values.burst) ?? DEFAULT_BURST_MS;
   const signal = AbortSignal.timeout(30_000);
   try {
     let input;
@@ -75,12 +74,6 @@ function parseAt(text: string): number {
   return ms;
 }
 
-function positiveDuration(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = parseDurationMs(value);
-  if (ms === undefined || ms <= 0) throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a duration greater than 0, such as 2m (got ${JSON.stringify(value)})`);
-  return ms;
-}
 
 function parseUrl(flag: string, value: string): URL {
   try {

@@ -6,7 +6,7 @@ import { idleLadder } from '../idle-check/ladder.js';
 import { formatReport, formatRung } from '../idle-check/report.js';
 import { FirstConnectionError, runIdleCheck, type Expectation } from '../idle-check/run.js';
 import { formatDurationMs, parseDurationMs } from '../util/duration.js';
-import { asUsageErrors, positiveIntArg } from './args.js';
+import { asUsageErrors, durationArg, positiveIntArg } from './args.js';
 import { IDLE_CHECK_USAGE } from './usage.js';
 
 const MAX_STEPS = 200;
@@ -135,12 +135,6 @@ function parseTarget(text: string): URL {
   return url;
 }
 
-function durationArg(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = parseDurationMs(value);
-  if (ms === undefined || ms <= 0) throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a duration greater than 0, such as 16m or 5s (got ${JSON.stringify(value)})`);
-  return ms;
-}
 
 async function readCa(path: string): Promise<string> {
   try {
