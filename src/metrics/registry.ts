@@ -137,6 +137,9 @@ export class ProbeMetrics {
     for (const result of HEARTBEAT_RESULTS) this.#heartbeats.inc({ leg, result }, 0);
     this.#lastDrop.set({ leg }, 0);
     this.#connected.set({ leg }, 0);
+    // Zero-filled so increase() over the lifetime buckets sees the very first drop (an IPVS
+    // expiry may happen once); it costs about 1.5 KiB per leg.
+    this.#lifetime.zero({ leg });
     // Bound children only for the per-heartbeat hot path; everything rarer passes labels, which
     // keeps a leg's metric state small (the 1000-leg benchmark counts every KiB).
     const rtt = this.#rtt.labels(leg);

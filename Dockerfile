@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# t3-probe: the probe (`run`), the far end (`echo`) and the one-shot checks, in one image.
+#   docker build -t t3-probe .
+#   docker run --rm -p 9464:9464 -v $PWD/probe.yaml:/etc/t3-probe/probe.yaml:ro t3-probe
+#   docker run --rm t3-probe echo --listen 0.0.0.0:8080 --tcp-listen 0.0.0.0:9000
+# Node 24 is an LTS line and one of the versions this code is kept working on (engines >=20.18).
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE}
+# tini as PID 1: forwards SIGTERM/SIGINT to node (which closes legs gracefully) and reaps zombies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+# Non-root, numeric so Kubernetes runAsNonRoot can verify it.
+USER 10001:10001
+EXPOSE 9464 8080 9000
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli.js"]
+CMD ["run", "--config", "/etc/t3-probe/probe.yaml"]
