@@ -19,6 +19,8 @@ export const SYSTEM_PACKAGES = {
   haproxy: '/usr/sbin/haproxy',
   // The status page test (test/status-page.test.ts) drives a real headless browser.
   chromium: '/usr/bin/chromium',
+  // test/deploy/k8s.test.ts renders the kustomizations (k8s/) with kubectl kustomize.
+  'kubernetes-client': '/usr/bin/kubectl',
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)
