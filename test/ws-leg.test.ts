@@ -284,3 +284,17 @@ test('a connected DoH-resolved leg rechecks DNS and drops with reason dns when p
   doh.setFault('none');
   await probe.up();
 });
+
+test('a far end that accepts and drops at once is not hammered: short sessions back off like failed connects', async (t) => {
+  const server = await startScriptedWsServer((ws) => ws.close(1011, 'no backend'));
+  t.after(() => server.close());
+  const probe = startLeg(wsLegOptions({ url: server.url, backoff: { minMs: 20, maxMs: 200, factor: 2 } }));
+  t.after(() => probe.close());
+  const started = performance.now();
+  await waitFor('5 drops', () => probe.drops.length >= 5, { timeoutMs: 10_000 });
+  const elapsed = performance.now() - started;
+  // Delays after drops 1..4 are at least 20, 40, 80 and 160 ms (before jitter): ≥ 300 ms in all.
+  assert.ok(elapsed >= 300, `5 drops took only ${elapsed.toFixed(0)} ms`);
+  assert.ok(probe.drops.every((d) => d.reason === 'closed' && d.closeCode === 1011));
+  assert.equal(await probe.disconnects(), probe.drops.length, 'still one count per drop');
+});

@@ -15,6 +15,7 @@ import type { BackoffOptions, LegKind } from '../config/types.js';
 import { ProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
+import { abortableDelay } from '../util/abortable-delay.js';
 import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
 
 export type LegState = 'connecting' | 'up' | 'down' | 'closed';
@@ -184,6 +185,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   // ---- the loop ---------------------------------------------------------------------------
 
   async #run(signal: AbortSignal): Promise<void> {
+    let shortSessions = 0;
     while (!signal.aborted) {
       let session: LegSession;
       try {
@@ -210,11 +212,31 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       }
       this.#session = session;
       this.#markUp();
+      const upSince = nowNs();
       const cause = await session.ended;
       this.#session = undefined;
       if (signal.aborted) return;
       this.#markDown(cause);
+      // A far end that accepts and then drops at once (an LB with no healthy backend, a crash
+      // loop) would otherwise spin connect/drop as fast as the network allows. Sessions shorter
+      // than backoff.max back off like failed connects; a longer one resets the ladder.
+      if (secondsSince(upSince) * 1000 < this.#backoff.maxMs) {
+        shortSessions++;
+        try {
+          await abortableDelay(this.#backoffDelayMs(shortSessions), signal);
+        } catch {
+          return;
+        }
+      } else {
+        shortSessions = 0;
+      }
     }
+  }
+
+  /** Exponential backoff with the same ×[1, 2) jitter p-retry applies to failed connects. */
+  #backoffDelayMs(attempt: number): number {
+    const { minMs, maxMs, factor } = this.#backoff;
+    return Math.min(maxMs, minMs * factor ** (attempt - 1)) * (1 + Math.random());
   }
 
   async #attempt(signal: AbortSignal): Promise<LegSession> {
