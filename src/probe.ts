@@ -100,14 +100,17 @@ export class Probe {
 
   /** Attribute the drops around `at` (default now) from this probe's own ring and leg states. */
   verdict(at = Date.now(), windowMs = DEFAULT_WINDOW_MS, burstMs = DEFAULT_BURST_MS): Verdict {
+    return this.#verdictFrom(this.legs.map((l) => l.snapshot()), this.#drops.toArray(), at, windowMs, burstMs);
+  }
+
+  #verdictFrom(legs: readonly LegStatus[], drops: readonly DropEvent[], at: number, windowMs: number, burstMs: number): Verdict {
     const now = Date.now();
-    const legs = this.legs.map((l) => l.snapshot());
     return attribute({
       at,
       windowMs,
       burstMs,
       legs: legs.map((l) => ({ name: l.name, role: l.role })),
-      drops: this.#drops.toArray(),
+      drops,
       // Only meaningful for "now": which legs are down without a drop inside the window.
       downLegs: at + windowMs >= now ? legs.filter((l) => l.state === 'down').map((l) => l.name) : [],
       dataSince: this.#startedAt,
@@ -115,14 +118,16 @@ export class Probe {
   }
 
   status(): ProbeStatus {
+    const legs = this.legs.map((l) => l.snapshot());
+    const recentDrops = this.#drops.toArray();
     return {
       startedAt: new Date(this.#startedAt).toISOString(),
-      verdict: this.verdict(),
+      verdict: this.#verdictFrom(legs, recentDrops, Date.now(), DEFAULT_WINDOW_MS, DEFAULT_BURST_MS),
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
-      legs: this.legs.map((l) => l.snapshot()),
+      legs,
       dropHistory: this.config.dropHistory,
-      recentDrops: this.#drops.toArray(),
+      recentDrops,
     };
   }
 
