@@ -27,7 +27,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const base = demo.probe.url ?? '';
   process.stderr.write(
     `\nt3-probe demo is running. Legs: cloudflare (DoH + wss), internal (pinned wss), t3serve (http).\n` +
-      `  metrics: ${base}/metrics\n  status:  ${base}/status\nCtrl-C to stop.\n\n`,
+      `  page:    ${base}/\n  metrics: ${base}/metrics\n  status:  ${base}/status\nCtrl-C to stop.\n\n`,
   );
   await onShutdownSignal(() => demo.close(), (message) => logger.info(message));
   return 0;

@@ -60,7 +60,7 @@ export const DEMO_USAGE = `Usage: t3-probe demo [--listen host:port]
 Start, all on loopback: an echo server (wss with a throwaway CA), a DoH responder (HTTP/2), a plain
 HTTP "serve" process, and a probe with three legs: cloudflare (DoH-resolved wss), internal (the
 same URL pinned to 127.0.0.1) and t3serve (plain HTTP). Then open:
-  http://127.0.0.1:9464/metrics   http://127.0.0.1:9464/status
+  http://127.0.0.1:9464/  (status page)   http://127.0.0.1:9464/metrics   http://127.0.0.1:9464/status
 
 Options:
       --listen <host:port>   probe address (default 127.0.0.1:9464)
