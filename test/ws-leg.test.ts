@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { createCertificateAuthority } from '../src/demo/pki.js';
 import { startDohResponder } from '../src/demo/doh-responder.js';
+import type { WsLegOptions } from '../src/config/types.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { dohOptions, startLeg, wsLegOptions, FAST } from './helpers/legs.js';
 import { freePort, startHttpServer, startScriptedWsServer } from './helpers/servers.js';
@@ -10,6 +11,27 @@ import { waitFor } from './helpers/wait.js';
 
 const ca = createCertificateAuthority('ws-leg test CA');
 const loopback = { host: '127.0.0.1', port: 0 };
+
+
+/** A wss leg to t3.example.test, resolved by a real HTTP/2 DoH responder that answers 127.0.0.1. */
+async function dohResolvedLeg(t: TestContext, overrides: Partial<WsLegOptions> = {}) {
+  const echo = await startEchoServer({ listen: loopback, tls: ca.issue(['t3.example.test']) });
+  t.after(() => echo.close());
+  const doh = await startDohResponder({ tls: ca.issue(['doh.example.test']), records: { 't3.example.test': { A: ['127.0.0.1'], ttl: 60 } } });
+  t.after(() => doh.close());
+  const trust = { ca: ca.certPem, insecure: false };
+  const probe = startLeg(
+    wsLegOptions({
+      name: 'cloudflare',
+      url: `wss://t3.example.test:${echo.httpAddress.port}/probe/ws`,
+      tls: trust,
+      resolve: { mode: 'doh', doh: dohOptions({ url: `https://doh.example.test:${doh.port}/dns-query`, bootstrap: '127.0.0.1', tls: trust }) },
+      ...overrides,
+    }),
+  );
+  t.after(() => probe.close());
+  return { probe, doh };
+}
 
 test('a ws leg comes up against the echo server, heartbeats with data frames, and measures RTT', async (t) => {
   const echo = await startEchoServer({ listen: loopback });
@@ -167,19 +189,7 @@ test('a pinned leg dials the pinned IP but keeps Host, SNI and the certificate c
 });
 
 test('a DoH-resolved leg resolves over HTTP/2 and connects to the answer with Host and SNI intact', async (t) => {
-  const echo = await startEchoServer({ listen: loopback, tls: ca.issue(['t3.example.test']) });
-  t.after(() => echo.close());
-  const doh = await startDohResponder({ tls: ca.issue(['doh.example.test']), records: { 't3.example.test': { A: ['127.0.0.1'], ttl: 60 } } });
-  t.after(() => doh.close());
-  const probe = startLeg(
-    wsLegOptions({
-      name: 'cloudflare',
-      url: `wss://t3.example.test:${echo.httpAddress.port}/probe/ws`,
-      tls: { ca: ca.certPem, insecure: false },
-      resolve: { mode: 'doh', doh: dohOptions({ url: `https://doh.example.test:${doh.port}/dns-query`, bootstrap: '127.0.0.1', tls: { ca: ca.certPem, insecure: false } }) },
-    }),
-  );
-  t.after(() => probe.close());
+  const { probe, doh } = await dohResolvedLeg(t);
   await probe.up();
   assert.equal(probe.leg.snapshot().remoteAddress, '127.0.0.1');
   assert.ok(doh.queryLog.some((q) => q.name === 't3.example.test' && q.httpVersion === '2.0'));
@@ -257,20 +267,7 @@ test('close() is graceful (close frame 1001), idempotent, and not a drop', async
 });
 
 test('a connected DoH-resolved leg rechecks DNS and drops with reason dns when public DNS stops answering', async (t) => {
-  const echo = await startEchoServer({ listen: loopback, tls: ca.issue(['t3.example.test']) });
-  t.after(() => echo.close());
-  const doh = await startDohResponder({ tls: ca.issue(['doh.example.test']), records: { 't3.example.test': { A: ['127.0.0.1'], ttl: 60 } } });
-  t.after(() => doh.close());
-  const probe = startLeg(
-    wsLegOptions({
-      name: 'cloudflare',
-      url: `wss://t3.example.test:${echo.httpAddress.port}/probe/ws`,
-      tls: { ca: ca.certPem, insecure: false },
-      dnsRecheckMs: 200,
-      resolve: { mode: 'doh', doh: dohOptions({ url: `https://doh.example.test:${doh.port}/dns-query`, bootstrap: '127.0.0.1', tls: { ca: ca.certPem, insecure: false } }) },
-    }),
-  );
-  t.after(() => probe.close());
+  const { probe, doh } = await dohResolvedLeg(t, { dnsRecheckMs: 200 });
   await probe.up();
   // Rechecks bypass the 60 s TTL cache: the responder sees them while the leg stays up.
   const queriesAtUp = doh.queries;

@@ -1,11 +1,12 @@
 /** Argument parsing shared by every command: node:util parseArgs, with errors as usage errors. */
 import { parseListen } from '../config/listen.js';
 import type { ListenAddress, LogLevel } from '../config/types.js';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ProbeError } from '../errors.js';
 import { parseDurationMs } from '../util/duration.js';
 
 /** Run node:util parseArgs (strict) and turn its errors into usage errors (exit 2). */
-export function asUsageErrors<T>(parse: () => T): T {
+function asUsageErrors<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
@@ -44,4 +45,26 @@ export function durationArg(flag: string, value: string | undefined): number | u
     throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a duration greater than 0, such as 5s or 16m (got ${JSON.stringify(value)})`);
   }
   return ms;
+}
+
+type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+type CommandConfig<T extends CommandOptions> = { args: string[]; options: T & typeof HELP; strict: true; allowPositionals: false };
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+/**
+ * Parse a command's flags (strict, no positionals, plus -h/--help). Prints `usage` and returns
+ * undefined for --help; anything malformed is a usage error (exit 2).
+ */
+export function parseCommand<T extends CommandOptions>(
+  argv: readonly string[],
+  options: T,
+  usage: string,
+): ReturnType<typeof parseArgs<CommandConfig<T>>>['values'] | undefined {
+  const config: CommandConfig<T> = { args: [...argv], options: { ...options, ...HELP }, strict: true, allowPositionals: false };
+  const { values } = asUsageErrors(() => parseArgs(config));
+  if ((values as { help?: boolean }).help === true) {
+    process.stdout.write(usage);
+    return undefined;
+  }
+  return values;
 }

@@ -1,35 +1,27 @@
-import { parseArgs } from 'node:util';
 import { readProbeSource } from '../attribution/probe-source.js';
 import { readPrometheusSource } from '../attribution/prometheus-source.js';
 import { formatVerdict } from '../attribution/report.js';
 import { attribute, DEFAULT_BURST_MS } from '../attribution/verdict.js';
 import { isProbeError, ProbeError } from '../errors.js';
-import { asUsageErrors, durationArg } from './args.js';
+import { durationArg, parseCommand } from './args.js';
 import { ATTRIBUTE_USAGE } from './usage.js';
 
 export async function attributeCommand(argv: readonly string[]): Promise<number> {
-  const { values } = asUsageErrors(() =>
-    parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        at: { type: 'string' },
-        window: { type: 'string' },
-        burst: { type: 'string' },
-        probe: { type: 'string' },
-        prometheus: { type: 'string' },
-        job: { type: 'string' },
-        prefix: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
+  const values = parseCommand(
+    argv,
+    {
+      at: { type: 'string' },
+      window: { type: 'string' },
+      burst: { type: 'string' },
+      probe: { type: 'string' },
+      prometheus: { type: 'string' },
+      job: { type: 'string' },
+      prefix: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    ATTRIBUTE_USAGE,
   );
-  if (values.help === true) {
-    process.stdout.write(ATTRIBUTE_USAGE);
-    return 0;
-  }
+  if (values === undefined) return 0;
   if ((values.probe === undefined) === (values.prometheus === undefined)) {
     throw new ProbeError('PROBE_ERR_USAGE', 'give exactly one source: --probe http://probe:9464 or --prometheus http://prometheus:9090');
   }

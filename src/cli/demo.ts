@@ -1,27 +1,19 @@
-import { parseArgs } from 'node:util';
 import { DEMO_LISTEN, startDemo } from '../demo/demo.js';
 import { createLogger } from '../log.js';
-import { listenArg, logLevelArg, asUsageErrors } from './args.js';
+import { listenArg, logLevelArg, parseCommand } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
 import { DEMO_USAGE } from './usage.js';
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  const { values } = asUsageErrors(() =>
-    parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
+  const values = parseCommand(
+    argv,
+    {
+      listen: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    DEMO_USAGE,
   );
-  if (values.help === true) {
-    process.stdout.write(DEMO_USAGE);
-    return 0;
-  }
+  if (values === undefined) return 0;
   const logger = createLogger(logLevelArg(values['log-level'], 'info'));
   const demo = await startDemo({ listen: listenArg('--listen', values.listen, DEMO_LISTEN), logger });
   const base = demo.probe.url ?? '';

@@ -1,35 +1,27 @@
-import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { parseByteSize } from '../config/size.js';
 import { startEchoServer } from '../echo/server.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { listenArg, logLevelArg, asUsageErrors, positiveIntArg } from './args.js';
+import { listenArg, logLevelArg, parseCommand, positiveIntArg } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
 import { ECHO_USAGE } from './usage.js';
 
 export async function echoCommand(argv: readonly string[]): Promise<number> {
-  const { values } = asUsageErrors(() =>
-    parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: 'string' },
-        'tcp-listen': { type: 'string' },
-        'max-connections': { type: 'string' },
-        'max-payload': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
+  const values = parseCommand(
+    argv,
+    {
+      listen: { type: 'string' },
+      'tcp-listen': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-payload': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    ECHO_USAGE,
   );
-  if (values.help === true) {
-    process.stdout.write(ECHO_USAGE);
-    return 0;
-  }
+  if (values === undefined) return 0;
   const logger = createLogger(logLevelArg(values['log-level'], 'info'));
   const listen = listenArg('--listen', values.listen, { host: '0.0.0.0', port: 8080 });
   const tcpListen = values['tcp-listen'] === undefined ? undefined : listenArg('--tcp-listen', values['tcp-listen'], listen);

@@ -1,43 +1,35 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { parseArgs } from 'node:util';
 import { ProbeError } from '../errors.js';
 import { idleLadder } from '../idle-check/ladder.js';
 import { formatReport, formatRung } from '../idle-check/report.js';
 import { FirstConnectionError, runIdleCheck, type Expectation } from '../idle-check/run.js';
 import { formatDurationMs, parseDurationMs } from '../util/duration.js';
-import { asUsageErrors, durationArg, positiveIntArg } from './args.js';
+import { durationArg, parseCommand, positiveIntArg } from './args.js';
 import { IDLE_CHECK_USAGE } from './usage.js';
 
 const MAX_STEPS = 200;
 
 export async function idleCheckCommand(argv: readonly string[]): Promise<number> {
-  const { values } = asUsageErrors(() =>
-    parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        target: { type: 'string' },
-        idle: { type: 'string' },
-        deadline: { type: 'string' },
-        keepalive: { type: 'string' },
-        expect: { type: 'string' },
-        sweep: { type: 'string' },
-        steps: { type: 'string' },
-        pin: { type: 'string' },
-        ca: { type: 'string' },
-        insecure: { type: 'boolean' },
-        'connect-timeout': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
+  const values = parseCommand(
+    argv,
+    {
+      target: { type: 'string' },
+      idle: { type: 'string' },
+      deadline: { type: 'string' },
+      keepalive: { type: 'string' },
+      expect: { type: 'string' },
+      sweep: { type: 'string' },
+      steps: { type: 'string' },
+      pin: { type: 'string' },
+      ca: { type: 'string' },
+      insecure: { type: 'boolean' },
+      'connect-timeout': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    IDLE_CHECK_USAGE,
   );
-  if (values.help === true) {
-    process.stdout.write(IDLE_CHECK_USAGE);
-    return 0;
-  }
+  if (values === undefined) return 0;
   if (values.target === undefined) throw new ProbeError('PROBE_ERR_USAGE', '--target is required (tcp://host:port, ws://host/path or wss://host/path)');
   const target = parseTarget(values.target);
   const expect = (values.expect ?? 'survive') as Expectation;

@@ -1,31 +1,23 @@
-import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Probe } from '../probe.js';
-import { listenArg, logLevelArg, asUsageErrors } from './args.js';
+import { listenArg, logLevelArg, parseCommand } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
 import { RUN_USAGE } from './usage.js';
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
-  const { values } = asUsageErrors(() =>
-    parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        listen: { type: 'string' },
-        'log-level': { type: 'string' },
-        check: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
+  const values = parseCommand(
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string' },
+      'log-level': { type: 'string' },
+      check: { type: 'boolean' },
+    },
+    RUN_USAGE,
   );
-  if (values.help === true) {
-    process.stdout.write(RUN_USAGE);
-    return 0;
-  }
+  if (values === undefined) return 0;
   if (values.config === undefined) throw new ProbeError('PROBE_ERR_USAGE', '--config <file> is required');
   const loaded = await loadConfigFile(values.config, { env: process.env });
   const config = {
