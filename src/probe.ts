@@ -3,6 +3,7 @@
  * that exposes them. The CLI calls this; this calls the legs.
  */
 import type { DohOptions, ProbeConfig } from './config/types.js';
+import { completeSince, downSpansOf } from './attribution/probe-history.js';
 import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
 import { DohResolver } from './legs/doh.js';
@@ -21,7 +22,7 @@ export interface ProbeOptions {
 
 export interface ProbeStatus {
   readonly startedAt: string;
-  /** The attribution of the last two minutes, from the drop ring and the legs' current state. */
+  /** The attribution of now ± DEFAULT_WINDOW_MS (clamped to now), from the drop ring and the legs' states. */
   readonly verdict: Verdict;
   readonly uptimeSeconds: number;
   readonly ready: boolean;
@@ -109,11 +110,11 @@ export class Probe {
       at,
       windowMs,
       burstMs,
+      now,
       legs: legs.map((l) => ({ name: l.name, role: l.role })),
       drops,
-      // Only meaningful for "now": which legs are down without a drop inside the window.
-      downLegs: at + windowMs >= now ? legs.filter((l) => l.state === 'down').map((l) => l.name) : [],
-      dataSince: this.#startedAt,
+      downSpans: downSpansOf(drops, legs.map((l) => ({ name: l.name, state: l.state, since: Date.parse(l.since) }))),
+      observed: [{ from: completeSince(this.#startedAt, drops, this.config.dropHistory), to: now }],
     });
   }
 

@@ -145,3 +145,46 @@ test('after close() a process running a probe, an echo server and live legs exit
   assert.match(out, /legs up: 3/);
   assert.match(out, /closed/);
 });
+
+test('a drop in the ring carries its recovery time, so a window that opens while the leg is still down sees it down', async (t) => {
+  const serve = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  const port = serve.httpAddress.port;
+  const other = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => other.close());
+  const config: ProbeConfig = {
+    listen: { host: '127.0.0.1', port: 0 },
+    metrics: { prefix: 't3probe_' },
+    log: { level: 'silent' },
+    dropHistory: 8,
+    legs: [
+      wsLegOptions({ name: 'internal', role: 'internal', url: `ws://127.0.0.1:${port}/probe/ws`, backoff: { minMs: 300, maxMs: 300, factor: 1 } }),
+      wsLegOptions({ name: 'other', role: 'public', url: other.url }),
+    ],
+  };
+  const probe = new Probe(config);
+  t.after(() => probe.close());
+  await probe.start({ listen: false });
+  await waitFor('legs up', () => probe.legs.every((l) => l.state === 'up'));
+  serve.destroy();
+  await waitFor('internal down', () => probe.leg('internal')?.state === 'down');
+  const drop = probe.status().recentDrops[0];
+  assert.equal(drop?.recoveredAt, null, 'still down');
+  const back = await startEchoServer({ listen: { host: '127.0.0.1', port } });
+  t.after(() => back.close());
+  await waitFor('internal up again', () => probe.leg('internal')?.state === 'up', { timeoutMs: 10_000 });
+  const recovered = probe.status().recentDrops[0];
+  assert.ok(recovered !== undefined && recovered.recoveredAt !== null, 'recovery time recorded');
+  assert.ok(recovered.recoveredAt >= recovered.at && recovered.recoveredAt <= Date.now());
+  assert.equal(recovered.recoveredAt, Date.parse(probe.leg('internal')?.snapshot().since ?? ''));
+
+  // A window between the drop and the recovery holds no drop, yet the leg was down in it.
+  const middle = (recovered.at + recovered.recoveredAt) / 2;
+  const during = probe.verdict(middle, Math.max(1, (recovered.recoveredAt - recovered.at) / 4));
+  assert.equal(during.bursts.length, 0);
+  assert.deepEqual(during.downLegs, ['internal']);
+  assert.deepEqual(during.cleanLegs, ['other']);
+  assert.equal(during.verdict, 'internal_path', during.summary);
+  // After the recovery the leg is clean again.
+  const after = probe.verdict(Date.now(), Math.max(1, (Date.now() - recovered.recoveredAt) / 2));
+  assert.deepEqual(after.cleanLegs, ['internal', 'other']);
+});

@@ -16,8 +16,9 @@ function drop(leg: string, reason: Reason, offsetMs: number, lastRttSeconds: num
   return { leg, reason, at: T + offsetMs, lastRttSeconds };
 }
 
+/** By default the present is well after the window, so nothing is clamped. */
 function verdictOf(drops: AttributionDrop[], extra: Partial<AttributionInput> = {}) {
-  return attribute({ at: T, windowMs: 120_000, burstMs: 3_000, legs: LEGS, drops, ...extra });
+  return attribute({ at: T, windowMs: 120_000, burstMs: 3_000, now: T + 600_000, legs: LEGS, drops, ...extra });
 }
 
 const TABLE: [string, AttributionDrop[], VerdictKind][] = [
@@ -79,7 +80,100 @@ test('a leg that was down through the window without a new drop is an ongoing ou
 });
 
 test('a moment before the data starts has no verdict rather than a false exoneration', () => {
-  const v = verdictOf([], { dataSince: T + 60_000 });
+  const v = verdictOf([], { observed: [{ from: T + 60_000, to: T + 600_000 }] });
   assert.equal(v.verdict, 'no_data');
-  assert.equal(verdictOf([], { dataSince: T - 1 }).verdict, 'exonerated');
+  assert.equal(verdictOf([], { observed: [{ from: T - 1, to: T + 600_000 }] }).verdict, 'exonerated');
+});
+
+// ---- issue 8: summaries never contradict their evidence; windows vouch only for observed time ----
+
+test('two events in the window: the summary names the deciding one, counts the other, and calls no dropped leg clean', () => {
+  // cloudflare and internal drop together at T1; swarm-vip and t3serve at T2 (nearest the report).
+  const v = verdictOf([drop('cloudflare', 'closed', -60_000), drop('internal', 'closed', -59_800), drop('swarm-vip', 'idle_expired', 0), drop('t3serve', 'refused', 300)]);
+  assert.equal(v.verdict, 'serve_process');
+  assert.equal(v.bursts.length, 2);
+  assert.equal(v.decidingBurst, 1);
+  assert.equal(v.otherEvents, 1);
+  assert.deepEqual(v.cleanLegs, []);
+  assert.doesNotMatch(v.summary, /stayed up/, v.summary);
+  assert.match(v.summary, /^swarm-vip \(idle_expired\) and t3serve \(refused\) dropped together at 2026-11-22T03:00:00\.000Z/);
+  assert.match(v.summary, /The window holds 1 other event: cloudflare and internal at 2026-11-22T02:59:00\.000Z \(traefik_dispatch_or_host\)\./);
+});
+
+test('only legs with no drop and no down time anywhere in the window are said to have stayed up', () => {
+  const v = verdictOf([drop('cloudflare', 'timeout', -30_000), drop('internal', 'reset', 1_000)], {
+    downSpans: [{ leg: 't3serve', from: T - 300_000, to: T - 100_000 }],
+  });
+  assert.equal(v.verdict, 'internal_path');
+  assert.deepEqual(v.cleanLegs, ['swarm-vip']);
+  assert.match(v.summary, /; swarm-vip stayed up:/);
+  assert.match(v.summary, /Also down in the window, since before it: t3serve\./);
+  assert.doesNotMatch(v.summary, /cloudflare[^.]*stayed up/);
+});
+
+test('the window never reaches past the present, and the verdict gives its real bounds', () => {
+  const v = verdictOf([], { now: T + 5_000 });
+  assert.deepEqual(v.window, { from: T - 120_000, to: T + 5_000 });
+  assert.equal(v.clampedToNow, true);
+  assert.equal(v.windowMs, 120_000);
+  assert.match(v.summary, /stayed up between 2026-11-22T02:58:00\.000Z and 2026-11-22T03:00:05\.000Z/);
+  // A drop "after now" cannot exist; one in the clamped window still counts.
+  assert.equal(verdictOf([drop('cloudflare', 'timeout', 4_000)], { now: T + 5_000 }).verdict, 'cdn_edge_or_wan');
+  assert.equal(verdictOf([], {}).clampedToNow, false);
+});
+
+test('coverage: a probe that started inside the window exonerates only what it observed, and says it is partial', () => {
+  const started = T - 21_000;
+  const v = verdictOf([], { now: T, observed: [{ from: started, to: T }] });
+  assert.equal(v.verdict, 'exonerated');
+  assert.equal(v.partial, true);
+  assert.equal(v.coverage.from, started);
+  assert.ok(Math.abs(v.coverage.fraction - 21 / 120) < 1e-9, String(v.coverage.fraction));
+  assert.match(v.summary, /stayed up between 2026-11-22T02:59:39\.000Z and 2026-11-22T03:00:00\.000Z/);
+  assert.match(v.summary, /Partial: the probe observed only 17% of the window and vouches for nothing before 2026-11-22T02:59:39\.000Z\./);
+  assert.doesNotMatch(v.summary, /02:58:00/);
+});
+
+test('coverage: nothing observed is no_data, and a no_data verdict lists no clean legs', () => {
+  const before = verdictOf([], { observed: [{ from: T + 300_000, to: T + 600_000 }] });
+  assert.equal(before.verdict, 'no_data');
+  assert.equal(before.coverage.fraction, 0);
+  assert.deepEqual(before.cleanLegs, []);
+  assert.equal(before.partial, false);
+  const future = verdictOf([], { at: T + 10 * 60_000, windowMs: 60_000, now: T });
+  assert.equal(future.verdict, 'no_data');
+  assert.deepEqual(future.cleanLegs, []);
+  // Observed, but not at the reported moment, and nothing happened in what was observed.
+  const late = verdictOf([], { observed: [{ from: T + 60_000, to: T + 600_000 }] });
+  assert.equal(late.verdict, 'no_data');
+  assert.deepEqual(late.cleanLegs, []);
+  assert.match(late.summary, /observed 25% of the window/);
+});
+
+test('coverage: an event in a partly observed window still decides, marked partial', () => {
+  const v = verdictOf([drop('t3serve', 'timeout', 2_000)], { observed: [{ from: T - 10_000, to: T + 600_000 }] });
+  assert.equal(v.verdict, 'serve_process');
+  assert.equal(v.partial, true);
+  assert.match(v.summary, /Partial: the probe observed only 54% of the window/);
+});
+
+test('a leg that went down before the window and was still down inside it was down in the window', () => {
+  // Down 10 s before the window opened, back up 3 s into it.
+  const opened = T - 30_000;
+  const v = verdictOf([], { windowMs: 30_000, downSpans: [{ leg: 't3serve', from: opened - 10_000, to: opened + 3_000 }, { leg: 'swarm-vip', from: opened - 10_000, to: null }] });
+  assert.equal(v.verdict, 'serve_process');
+  assert.deepEqual(v.downLegs, ['t3serve', 'swarm-vip']);
+  assert.deepEqual(v.cleanLegs, ['cloudflare', 'internal']);
+  assert.match(v.summary, /ongoing outage/);
+  // Recovered before the window opened: clean.
+  const recovered = verdictOf([], { windowMs: 30_000, downSpans: [{ leg: 't3serve', from: opened - 10_000, to: opened - 1 }] });
+  assert.equal(recovered.verdict, 'exonerated');
+  assert.ok(recovered.cleanLegs.includes('t3serve'));
+});
+
+test('an outage that began before the window is classified by the drop that began it, not guessed as DNS', () => {
+  const spans = [{ leg: 'cloudflare', from: T - 200_000, to: null }];
+  assert.equal(verdictOf([], { downSpans: spans }).verdict, 'cdn_edge_or_wan');
+  assert.equal(verdictOf([drop('cloudflare', 'dns', -200_000)], { downSpans: spans }).verdict, 'public_dns');
+  assert.equal(verdictOf([drop('cloudflare', 'timeout', -200_000)], { downSpans: spans }).verdict, 'cdn_edge_or_wan');
 });

@@ -4,6 +4,7 @@
  * start, the answer says so instead of pretending the window is complete.
  */
 import { ProbeError } from '../errors.js';
+import { completeSince, downSpansOf, type RingDrop } from './probe-history.js';
 import type { LegRole } from './roles.js';
 import { LEG_ROLES } from './roles.js';
 import type { AttributionDrop, AttributionInput } from './verdict.js';
@@ -14,18 +15,19 @@ import { REASONS } from '../legs/reasons.js';
 interface StatusDoc {
   readonly startedAt: string;
   readonly dropHistory: number | undefined;
-  readonly legs: readonly { name: string; role: LegRole; state: string }[];
-  readonly recentDrops: readonly AttributionDrop[];
+  readonly legs: readonly { name: string; role: LegRole; state: string; since: number }[];
+  readonly recentDrops: readonly (AttributionDrop & RingDrop)[];
 }
 
 const MAX_STATUS_BYTES = 8 * 1024 * 1024;
 
 export interface ProbeSourceResult {
-  readonly input: Omit<AttributionInput, 'at' | 'windowMs' | 'burstMs'>;
+  readonly input: Omit<AttributionInput, 'at' | 'windowMs' | 'burstMs' | 'now'>;
   readonly warnings: readonly string[];
 }
 
-export async function readProbeSource(probeUrl: URL, at: number, windowMs: number, signal: AbortSignal): Promise<ProbeSourceResult> {
+/** `now` is the present on the caller's clock: the window is clamped to it, and the probe observed up to it. */
+export async function readProbeSource(probeUrl: URL, at: number, windowMs: number, now: number, signal: AbortSignal): Promise<ProbeSourceResult> {
   const url = new URL('status', probeUrl.href.endsWith('/') ? probeUrl : new URL(`${probeUrl.href}/`));
   let text: string;
   try {
@@ -42,18 +44,18 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
   const warnings: string[] = [];
   const from = at - windowMs;
   const started = Date.parse(doc.startedAt);
+  const observedFrom = completeSince(started, doc.recentDrops, doc.dropHistory);
   const oldest = doc.recentDrops[0]?.at;
-  if (oldest !== undefined && oldest > from && doc.dropHistory !== undefined && doc.recentDrops.length >= doc.dropHistory) {
+  if (oldest !== undefined && observedFrom === oldest && oldest > from) {
     warnings.push(`the probe's drop ring starts at ${new Date(oldest).toISOString()}, after the window start; older drops may be missing (raise dropHistory, or use --prometheus)`);
   }
-  const now = Date.now();
   return {
     input: {
       legs: doc.legs.map((l) => ({ name: l.name, role: l.role })),
       drops: doc.recentDrops,
-      // Current state only tells about "now".
-      downLegs: at + windowMs >= now ? doc.legs.filter((l) => l.state === 'down').map((l) => l.name) : [],
-      ...(Number.isFinite(started) ? { dataSince: started } : {}),
+      downSpans: downSpansOf(doc.recentDrops, doc.legs),
+      // The probe has observed everything since it started (a /status without a start: nothing known).
+      observed: Number.isFinite(observedFrom) ? [{ from: observedFrom, to: now }] : [],
     },
     warnings,
   };
@@ -79,19 +81,29 @@ function parseStatus(text: string, where: string): StatusDoc {
   const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown };
   if (!Array.isArray(doc.legs) || !Array.isArray(doc.recentDrops)) return fail('no legs or recentDrops');
   const legs = doc.legs.map((l: unknown) => {
-    const leg = l as { name?: unknown; role?: unknown; state?: unknown };
+    const leg = l as { name?: unknown; role?: unknown; state?: unknown; since?: unknown };
     if (typeof leg.name !== 'string' || typeof leg.state !== 'string') return fail('a leg without name or state');
     const role = (LEG_ROLES as readonly unknown[]).includes(leg.role) ? (leg.role as LegRole) : 'public';
-    return { name: leg.name, role, state: leg.state };
+    return { name: leg.name, role, state: leg.state, since: typeof leg.since === 'string' ? Date.parse(leg.since) : Number.NaN };
   });
-  const drops = doc.recentDrops.flatMap((d: unknown): AttributionDrop[] => {
-    const drop = d as { leg?: unknown; reason?: unknown; at?: unknown; lastRttSeconds?: unknown; closeCode?: unknown; status?: unknown; expiry?: unknown };
-    if (typeof drop.leg !== 'string' || typeof drop.at !== 'number' || !(REASONS as readonly unknown[]).includes(drop.reason)) return [];
+  const drops = doc.recentDrops.flatMap((d: unknown): (AttributionDrop & RingDrop)[] => {
+    const drop = d as {
+      leg?: unknown;
+      reason?: unknown;
+      at?: unknown;
+      lastRttSeconds?: unknown;
+      closeCode?: unknown;
+      status?: unknown;
+      expiry?: unknown;
+      recoveredAt?: unknown;
+    };
+    if (typeof drop.leg !== 'string' || !Number.isFinite(drop.at) || !(REASONS as readonly unknown[]).includes(drop.reason)) return [];
     return [
       {
         leg: drop.leg,
         reason: drop.reason as Reason,
-        at: drop.at,
+        at: drop.at as number,
+        recoveredAt: typeof drop.recoveredAt === 'number' && Number.isFinite(drop.recoveredAt) ? drop.recoveredAt : null,
         lastRttSeconds: typeof drop.lastRttSeconds === 'number' ? drop.lastRttSeconds : null,
         ...(typeof drop.closeCode === 'number' ? { closeCode: drop.closeCode } : {}),
         ...(typeof drop.status === 'number' ? { status: drop.status } : {}),

@@ -3,14 +3,16 @@
  *   - t3probe_leg_info gives the legs and their roles;
  *   - the distinct values of t3probe_last_drop_timestamp_seconds over the window are the drop
  *     times, and the disconnects_total counter that moved at the same step gives each reason;
- *   - min_over_time(t3probe_connected) finds legs that were down without a new drop;
+ *   - min_over_time(t3probe_connected) finds legs that were down in the window without a new drop,
+ *     and t3probe_connected at the window's start finds legs that went down before it;
+ *   - the steps with samples of t3probe_leg_info are the time the window is covered;
  *   - p99 RTT inside the window against the 15 minutes before it finds spikes.
  */
 import { ProbeError } from '../errors.js';
 import type { Reason } from '../legs/reasons.js';
 import { REASONS } from '../legs/reasons.js';
 import { LEG_ROLES, type LegRole } from './roles.js';
-import type { AttributionDrop, AttributionInput, LegRttEvidence } from './verdict.js';
+import type { AttributionDrop, AttributionInput, LegRttEvidence, ObservedSpan } from './verdict.js';
 
 interface Sample {
   readonly metric: Readonly<Record<string, string>>;
@@ -25,6 +27,31 @@ export interface PrometheusSourceOptions {
 }
 
 const MAX_POINTS = 10_000;
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+interface ApiBody {
+  readonly status: string;
+  readonly error?: string;
+  readonly data?: { readonly result?: Sample[] };
+}
+
+/** A Prometheus API answer is a JSON object with a string `status`; anything else is not one. */
+function parseApiBody(text: string): ApiBody | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null || typeof (raw as { status?: unknown }).status !== 'string') return undefined;
+  const body = raw as { status: string; error?: unknown; data?: unknown };
+  const data = typeof body.data === 'object' && body.data !== null ? (body.data as { result?: unknown }) : undefined;
+  return {
+    status: body.status,
+    ...(typeof body.error === 'string' ? { error: body.error } : {}),
+    ...(data !== undefined && Array.isArray(data.result) ? { data: { result: data.result as Sample[] } } : {}),
+  };
+}
 
 class PromClient {
   constructor(
@@ -35,19 +62,31 @@ class PromClient {
   async #get(path: string, params: Record<string, string>): Promise<Sample[]> {
     const url = new URL(path, this.base.href.endsWith('/') ? this.base : new URL(`${this.base.href}/`));
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    let body: { status?: string; error?: string; data?: { result?: Sample[] } };
+    let res: Response;
+    let text: string;
     try {
-      const res = await fetch(url, { signal: this.signal });
-      body = (await res.json()) as typeof body;
-      if (!res.ok && body.error === undefined) throw new Error(`HTTP ${res.status}`);
+      res = await fetch(url, { signal: this.signal, headers: { accept: 'application/json' } });
+      const length = Number(res.headers.get('content-length') ?? 0);
+      if (length > MAX_RESPONSE_BYTES) throw new Error(`response too large (${length} bytes)`);
+      text = await res.text();
+      if (text.length > MAX_RESPONSE_BYTES) throw new Error('response too large');
     } catch (err) {
       const e = err as { message?: string; cause?: { code?: string } };
       throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --prometheus ${this.base.href}: ${e.message ?? String(err)}${e.cause?.code ? ` (${e.cause.code})` : ''}`, {
         cause: err,
       });
     }
+    const body = parseApiBody(text);
+    if (body === undefined) {
+      // Something answered, but not Prometheus' HTTP API: say what it was, not a JSON parse error.
+      const type = res.headers.get('content-type') ?? 'no content type';
+      throw new ProbeError(
+        'PROBE_ERR_SOURCE',
+        `--prometheus ${this.base.href} is not a Prometheus API: GET ${url.pathname} answered HTTP ${res.status} (${type}), not a Prometheus JSON response; give the Prometheus base URL, such as http://prometheus:9090`,
+      );
+    }
     if (body.status !== 'success') {
-      throw new ProbeError('PROBE_ERR_SOURCE', `--prometheus ${this.base.href} refused ${params.query ?? ''}: ${body.error ?? 'unknown error'}`);
+      throw new ProbeError('PROBE_ERR_SOURCE', `--prometheus ${this.base.href} refused ${params.query ?? ''}: ${body.error ?? `HTTP ${res.status}`}`);
     }
     return body.data?.result ?? [];
   }
@@ -65,14 +104,18 @@ export async function readPrometheusSource(
   options: PrometheusSourceOptions,
   at: number,
   windowMs: number,
+  now: number,
   signal: AbortSignal,
-): Promise<Omit<AttributionInput, 'at' | 'windowMs' | 'burstMs'>> {
+): Promise<Omit<AttributionInput, 'at' | 'windowMs' | 'burstMs' | 'now'>> {
   const prom = new PromClient(options.url, signal);
   const p = options.prefix;
   const sel = `{job=${JSON.stringify(options.job)}}`;
   const from = (at - windowMs) / 1000;
-  const to = (at + windowMs) / 1000;
-  const range = `${Math.ceil((to - from))}s`;
+  // Never past the present: nothing after it has been observed.
+  const to = Math.min(at + windowMs, now) / 1000;
+  // A window that lies wholly in the future has nothing to ask about.
+  if (to <= from) return { legs: [], drops: [], observed: [] };
+  const range = `${Math.ceil(to - from)}s`;
 
   const info = await prom.instant(`last_over_time(${p}leg_info${sel}[${range}])`, to);
   if (info.length === 0) {
@@ -87,13 +130,19 @@ export async function readPrometheusSource(
   }));
 
   const step = Math.max(1, Math.ceil((to - from) / MAX_POINTS));
-  const [lastDrop, counters, lastInWindow, increases, down, p99, baseline] = await Promise.all([
+  // Down (connected 0) after at least one drop: a leg still connecting for the first time is not down.
+  const down = `(${p}connected${sel} + on (job, instance, leg) (${p}last_drop_timestamp_seconds${sel} == bool 0))`;
+  const [lastDrop, counters, lastInWindow, increases, downInside, downAtStart, scraped, p99, baseline] = await Promise.all([
     prom.range(`${p}last_drop_timestamp_seconds${sel}`, from, to, step),
     prom.range(`${p}disconnects_total${sel}`, from, to, step),
     // Range steps can fall short of the window's end; the newest drop inside it is never missed.
     prom.instant(`max_over_time(${p}last_drop_timestamp_seconds${sel}[${range}])`, to),
     prom.instant(`increase(${p}disconnects_total${sel}[${range}]) > 0`, to),
-    prom.instant(`min_over_time(${p}connected${sel}[${range}]) == 0`, to),
+    prom.instant(`min_over_time(${down}[${range}:${step}s]) == 0`, to),
+    // A leg that went down before the window and was still down when it opened was down in it.
+    prom.instant(`${down} == 0`, from),
+    // Which steps of the window Prometheus has samples for: the coverage.
+    prom.range(`count(${p}leg_info${sel})`, from, to, step),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[${range}])))`, to),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[15m])))`, from),
   ]);
@@ -108,7 +157,7 @@ export async function readPrometheusSource(
       const previous = points[i - 1]?.[1];
       if (value === previous) continue;
       const dropAt = Number(value) * 1000;
-      if (!(dropAt >= at - windowMs && dropAt <= at + windowMs)) continue;
+      if (!(dropAt >= from * 1000 && dropAt <= to * 1000)) continue;
       const reasons = reasonSeries.filter((c) => increasedAt(c, stepAt)).map((c) => c.metric.reason ?? 'error');
       const reason = (reasons.find((r) => (REASONS as readonly string[]).includes(r)) ?? 'error') as Reason;
       drops.push({ leg, reason, at: dropAt, lastRttSeconds: null });
@@ -117,16 +166,41 @@ export async function readPrometheusSource(
   for (const series of lastInWindow) {
     const leg = series.metric.leg ?? '';
     const dropAt = (numberOf(series) ?? 0) * 1000;
-    if (!(dropAt >= at - windowMs && dropAt <= at + windowMs) || drops.some((d) => d.leg === leg && d.at === dropAt)) continue;
+    if (!(dropAt >= from * 1000 && dropAt <= to * 1000) || drops.some((d) => d.leg === leg && d.at === dropAt)) continue;
     const reasons = increases.filter((c) => c.metric.leg === leg).sort((a, b) => (numberOf(b) ?? 0) - (numberOf(a) ?? 0));
     const reason = (reasons.map((c) => c.metric.reason).find((r) => (REASONS as readonly (string | undefined)[]).includes(r)) ?? 'error') as Reason;
     drops.push({ leg, reason, at: dropAt, lastRttSeconds: null });
   }
   drops.sort((a, b) => a.at - b.at);
-  const downLegs = down.map((s) => s.metric.leg ?? '').filter((leg) => !drops.some((d) => d.leg === leg));
+  const downLegs = [...new Set([...downInside, ...downAtStart].map((s) => s.metric.leg ?? ''))];
   const base = new Map(baseline.map((s) => [s.metric.leg ?? '', numberOf(s)]));
   const rtt: LegRttEvidence[] = p99.map((s) => ({ leg: s.metric.leg ?? '', p99Seconds: numberOf(s), baselineP99Seconds: base.get(s.metric.leg ?? '') ?? null }));
-  return { legs, drops, downLegs, rtt };
+  return { legs, drops, downLegs, rtt, observed: observedSpans(scraped[0]?.values ?? [], from, to, step) };
+}
+
+/**
+ * The stretches of the window that have samples, from a range query's points: consecutive steps
+ * form one stretch, which starts at its first point (or at the window start, if that has a point)
+ * and lasts one step past its last point (not past the window end).
+ */
+function observedSpans(points: readonly (readonly [number, string])[], from: number, to: number, step: number): ObservedSpan[] {
+  const spans: ObservedSpan[] = [];
+  let start: number | undefined;
+  let last: number | undefined;
+  const flush = (): void => {
+    if (start === undefined || last === undefined) return;
+    spans.push({ from: (start <= from ? from : start) * 1000, to: Math.min(to, last + step) * 1000 });
+  };
+  for (const [t] of points) {
+    if (last !== undefined && t - last > step * 1.5) {
+      flush();
+      start = undefined;
+    }
+    start ??= t;
+    last = t;
+  }
+  flush();
+  return spans;
 }
 
 /** Whether a counter series went up at the step ending at `stepAt`. */

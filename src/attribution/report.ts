@@ -1,20 +1,35 @@
 /** The plain-words rendering of a verdict for `t3-probe attribute`. */
-import type { Verdict } from './verdict.js';
+import { formatDurationMs } from '../util/duration.js';
+import { formatCoverage, type Verdict } from './verdict.js';
 
 function hms(unixMs: number): string {
-  return new Date(unixMs).toISOString().replace('T', ' ').replace('Z', 'Z');
+  return new Date(unixMs).toISOString().replace('T', ' ');
+}
+
+/** "window ±2m: 2026-11-22 03:00:00.000Z to 2026-11-22 03:02:00.000Z, clamped to now". */
+export function describeWindow(verdict: Pick<Verdict, 'window' | 'windowMs' | 'clampedToNow'>): string {
+  return `window ±${formatDurationMs(verdict.windowMs)}: ${hms(verdict.window.from)} to ${hms(verdict.window.to)}${verdict.clampedToNow ? ', clamped to now' : ''}`;
 }
 
 export function formatVerdict(verdict: Verdict, source: string, warnings: readonly string[]): string {
+  const { coverage } = verdict;
   const lines = [
-    `Verdict for ${hms(verdict.at)} (window ${hms(verdict.window.from)} to ${hms(verdict.window.to)}, from ${source}):`,
+    `Verdict for ${hms(verdict.at)} (${describeWindow(verdict)}; from ${source}):`,
     `  ${verdict.verdict}: ${verdict.segment}`,
     `  ${verdict.summary}`,
   ];
+  if (coverage.fraction < 1) {
+    lines.push(
+      coverage.from === null
+        ? '  Coverage: none of the window was observed.'
+        : `  Coverage: partial, ${formatCoverage(coverage.fraction)} of the window was observed (data from ${hms(coverage.from)}).`,
+    );
+  }
   if (verdict.bursts.length > 0) {
     lines.push('', 'Evidence (drops in the window; legs dropping within the burst gap count as one event):');
-    for (const burst of verdict.bursts) {
-      lines.push(`  event ${hms(burst.from)}${burst.to > burst.from ? ` to ${hms(burst.to)}` : ''}: ${burst.legs.join(', ')} -> ${burst.verdict}`);
+    verdict.bursts.forEach((burst, i) => {
+      const deciding = i === verdict.decidingBurst ? '  [deciding]' : '';
+      lines.push(`  event ${hms(burst.from)}${burst.to > burst.from ? ` to ${hms(burst.to)}` : ''}: ${burst.legs.join(', ')} -> ${burst.verdict}${deciding}`);
       for (const drop of burst.drops) {
         const extra = [
           drop.lastRttSeconds === null ? undefined : `RTT before ${(drop.lastRttSeconds * 1000).toFixed(1)} ms`,
@@ -24,8 +39,9 @@ export function formatVerdict(verdict: Verdict, source: string, warnings: readon
         ].filter(Boolean);
         lines.push(`    ${hms(drop.at)}  ${drop.leg.padEnd(14)} ${drop.reason}${extra.length > 0 ? `  (${extra.join(', ')})` : ''}`);
       }
-    }
+    });
   }
+  if (verdict.downLegs.length > 0) lines.push('', `Down in the window without a new drop (since before it): ${verdict.downLegs.join(', ')}`);
   if (verdict.rttSpikes.length > 0) {
     lines.push('', 'RTT spikes:');
     for (const s of verdict.rttSpikes) {

@@ -1,6 +1,7 @@
 /**
  * The attribution table as a pure function: given the drops around a moment (and, when known,
- * RTT figures and which legs were down), name the segment that broke, with its evidence.
+ * RTT figures, down time and which part of the window the source observed), name the segment that
+ * broke, with its evidence.
  *
  *   only the public leg drops            -> the CDN edge, tunnel or WAN (public DNS if every
  *                                            public drop was a dns failure)
@@ -11,6 +12,15 @@
  *   every leg is clean                   -> the user's last mile or device: infra exonerated
  *
  * Drops within `burstMs` of each other are one shared-segment event (a burst).
+ *
+ * The rules that keep a verdict honest:
+ *   - The window is [at - W, at + W] but never reaches past `now`; the verdict carries the real
+ *     bounds.
+ *   - Only observed time is vouched for. Nothing observed: `no_data`. Part observed: the verdict
+ *     is `partial` and says how much was covered.
+ *   - A leg is clean ("stayed up") only with no drop and no down time anywhere in the window; a
+ *     leg that went down before the window and was still down inside it was down in the window.
+ *   - The summary names the deciding event (the one nearest `at`) and how many others there are.
  */
 import type { Reason } from '../legs/reasons.js';
 import type { LegRole } from './roles.js';
@@ -59,20 +69,37 @@ export interface LegRttEvidence {
   readonly baselineP99Seconds: number | null;
 }
 
+/** A leg was down from `from` until `to` (Unix ms); `to` null: still down. */
+export interface DownSpan {
+  readonly leg: string;
+  readonly from: number;
+  readonly to: number | null;
+}
+
+/** A stretch of time the source has data for (Unix ms). */
+export interface ObservedSpan {
+  readonly from: number;
+  readonly to: number;
+}
+
 export interface AttributionInput {
   /** The moment of the user's report, Unix ms. */
   readonly at: number;
-  /** Look at [at - windowMs, at + windowMs]. */
+  /** Look at [at - windowMs, at + windowMs], clamped to `now`. */
   readonly windowMs: number;
   /** Drops closer than this to each other are one event. */
   readonly burstMs: number;
+  /** The present, Unix ms: nothing after it has been observed. */
+  readonly now: number;
   readonly legs: readonly { readonly name: string; readonly role: LegRole }[];
   readonly drops: readonly AttributionDrop[];
   readonly rtt?: readonly LegRttEvidence[];
-  /** Legs that were down at some point in the window without dropping inside it (an ongoing outage). */
+  /** Exact down time per leg (the probe's ring: each drop until its recovery). */
+  readonly downSpans?: readonly DownSpan[];
+  /** Legs known to be down at some moment of the window, without exact times (Prometheus). */
   readonly downLegs?: readonly string[];
-  /** Data covers only from this Unix ms on (the probe's start); a moment before it has no verdict. */
-  readonly dataSince?: number;
+  /** The time the source has data for. Absent: the whole window was observed. */
+  readonly observed?: readonly ObservedSpan[];
 }
 
 export interface DropBurst {
@@ -89,15 +116,39 @@ export interface RttSpike {
   readonly baselineP99Seconds: number | null;
 }
 
+export interface Coverage {
+  /** Observed share of the window, 0 to 1. */
+  readonly fraction: number;
+  /** The first and last observed moments inside the window; null when nothing was observed. */
+  readonly from: number | null;
+  readonly to: number | null;
+}
+
 export interface Verdict {
   readonly verdict: VerdictKind;
   readonly segment: string;
   readonly summary: string;
   readonly at: number;
+  /** The window actually looked at: [at - windowMs, min(at + windowMs, now)]. */
   readonly window: { readonly from: number; readonly to: number };
-  /** Every burst in the window, oldest first; the verdict comes from the one nearest `at`. */
+  /** The half-width asked for (the W of ±W). */
+  readonly windowMs: number;
+  /** Whether `now` cut the window short. */
+  readonly clampedToNow: boolean;
+  readonly coverage: Coverage;
+  /** Some of the window was not observed: the verdict vouches only for the observed part. */
+  readonly partial: boolean;
+  /** Every burst in the window, oldest first. */
   readonly bursts: readonly DropBurst[];
+  /** Index into `bursts` of the event that decided the verdict (the one nearest `at`), or null. */
+  readonly decidingBurst: number | null;
+  /** Bursts in the window other than the deciding one. */
+  readonly otherEvents: number;
+  /** Legs that dropped or were down at any moment of the window. */
   readonly droppedLegs: readonly string[];
+  /** Legs that were down in the window without dropping inside it (an outage that began earlier). */
+  readonly downLegs: readonly string[];
+  /** Legs with no drop, no down time and no RTT spike anywhere in the window; empty for no_data. */
   readonly cleanLegs: readonly string[];
   readonly rttSpikes: readonly RttSpike[];
   /** Burst sizes above 1 leg: simultaneous drops point at a shared segment. */
@@ -106,6 +157,9 @@ export interface Verdict {
 
 export const DEFAULT_WINDOW_MS = 120_000;
 export const DEFAULT_BURST_MS = 3_000;
+
+/** At most this many other events are named in a summary; the rest are counted. */
+const MAX_OTHER_EVENTS_NAMED = 3;
 
 /** An RTT counts as a spike at 3× its baseline and at least 100 ms more, or above 1 s with no baseline. */
 function spikeOf(rtt: LegRttEvidence): RttSpike | undefined {
@@ -120,7 +174,7 @@ function classify(roles: ReadonlySet<LegRole>, drops: readonly AttributionDrop[]
   if (roles.has('public') && roles.has('internal')) return 'traefik_dispatch_or_host';
   if (roles.has('public')) {
     const publicDrops = drops.filter((d) => roleOf(d.leg) === 'public');
-    return publicDrops.every((d) => d.reason === 'dns') ? 'public_dns' : 'cdn_edge_or_wan';
+    return publicDrops.length > 0 && publicDrops.every((d) => d.reason === 'dns') ? 'public_dns' : 'cdn_edge_or_wan';
   }
   if (roles.has('internal')) return 'internal_path';
   if (roles.has('serve')) return 'serve_process';
@@ -128,15 +182,43 @@ function classify(roles: ReadonlySet<LegRole>, drops: readonly AttributionDrop[]
   return 'exonerated';
 }
 
+/** The observed part of [from, to]: its length and its first and last moments. */
+export function coverageOf(observed: readonly ObservedSpan[] | undefined, from: number, to: number): Coverage {
+  const length = to - from;
+  if (observed === undefined) return length > 0 ? { fraction: 1, from, to } : { fraction: 0, from: null, to: null };
+  const clipped = observed
+    .map((s) => ({ from: Math.max(s.from, from), to: Math.min(s.to, to) }))
+    .filter((s) => s.to > s.from)
+    .sort((a, b) => a.from - b.from);
+  let covered = 0;
+  let reach = from;
+  for (const span of clipped) {
+    const start = Math.max(span.from, reach);
+    if (span.to > start) covered += span.to - start;
+    reach = Math.max(reach, span.to);
+  }
+  if (length <= 0 || clipped.length === 0) return { fraction: 0, from: null, to: null };
+  return {
+    fraction: Math.min(1, covered / length),
+    from: clipped[0]?.from ?? null,
+    to: Math.max(...clipped.map((s) => s.to)),
+  };
+}
+
+function isObserved(observed: readonly ObservedSpan[] | undefined, moment: number): boolean {
+  return observed === undefined || observed.some((s) => s.from <= moment && moment <= s.to);
+}
+
 export function attribute(input: AttributionInput): Verdict {
   const from = input.at - input.windowMs;
-  const to = input.at + input.windowMs;
+  const to = Math.max(from, Math.min(input.at + input.windowMs, input.now));
+  const coverage = coverageOf(input.observed, from, to);
   const roleOf = (leg: string): LegRole | undefined => input.legs.find((l) => l.name === leg)?.role;
   const inWindow = input.drops.filter((d) => d.at >= from && d.at <= to).sort((a, b) => a.at - b.at);
 
   const bursts: DropBurst[] = [];
   let current: AttributionDrop[] = [];
-  const close = (): void => {
+  const closeBurst = (): void => {
     if (current.length === 0) return;
     const legs = [...new Set(current.map((d) => d.leg))];
     const roles = new Set(legs.map(roleOf).filter((r): r is LegRole => r !== undefined));
@@ -145,47 +227,92 @@ export function attribute(input: AttributionInput): Verdict {
   };
   for (const drop of inWindow) {
     const previous = current.at(-1);
-    if (previous !== undefined && drop.at - previous.at > input.burstMs) close();
+    if (previous !== undefined && drop.at - previous.at > input.burstMs) closeBurst();
     current.push(drop);
   }
-  close();
+  closeBurst();
 
+  const legsWithDrops = [...new Set(inWindow.map((d) => d.leg))];
+  const downInWindow = [
+    ...(input.downSpans ?? []).filter((s) => s.from <= to && (s.to === null || s.to >= from)).map((s) => s.leg),
+    ...(input.downLegs ?? []),
+  ];
+  const downLegs = [...new Set(downInWindow)].filter((leg) => !legsWithDrops.includes(leg));
+  const droppedLegs = [...legsWithDrops, ...downLegs];
   const rttSpikes = (input.rtt ?? []).map(spikeOf).filter((s): s is RttSpike => s !== undefined);
-  const droppedLegs = [...new Set([...inWindow.map((d) => d.leg), ...(input.downLegs ?? [])])];
-  const cleanLegs = input.legs.map((l) => l.name).filter((name) => !droppedLegs.includes(name) && !rttSpikes.some((s) => s.leg === name));
-  const base = {
-    at: input.at,
-    window: { from, to },
-    bursts,
-    droppedLegs,
-    cleanLegs,
-    rttSpikes,
-    simultaneous: bursts.some((b) => b.legs.length > 1),
-  };
+  const cleanCandidates = input.legs.map((l) => l.name).filter((name) => !droppedLegs.includes(name) && !rttSpikes.some((s) => s.leg === name));
 
   // The burst nearest the reported moment decides; the others stay in the evidence.
-  const nearest = [...bursts].sort((a, b) => distance(a, input.at) - distance(b, input.at))[0];
+  let decidingBurst: number | null = null;
+  bursts.forEach((burst, i) => {
+    const best = decidingBurst === null ? undefined : bursts[decidingBurst];
+    if (best === undefined || distance(burst, input.at) < distance(best, input.at)) decidingBurst = i;
+  });
+  const deciding = decidingBurst === null ? undefined : bursts[decidingBurst];
+  const partial = coverage.fraction > 0 && coverage.fraction < 1;
+  const context: SummaryContext = { input, from, to, coverage, cleanLegs: cleanCandidates, downLegs, bursts, roleOf };
+
   let verdict: VerdictKind;
   let summary: string;
-  if (nearest !== undefined) {
-    verdict = nearest.verdict;
-    summary = describeBurst(nearest, input.legs, roleOf);
-  } else if ((input.downLegs ?? []).length > 0) {
-    const roles = new Set((input.downLegs ?? []).map(roleOf).filter((r): r is LegRole => r !== undefined));
-    verdict = classify(roles, [], roleOf);
-    summary = `No new drop in the window, but ${list(input.downLegs ?? [])} ${(input.downLegs ?? []).length > 1 ? 'were' : 'was'} down (an ongoing outage): ${SEGMENT_TEXT[verdict]}.`;
+  if (coverage.fraction === 0) {
+    verdict = 'no_data';
+    summary = `The probe has no data between ${iso(from)} and ${iso(to)}: it cannot vouch for that time.`;
+  } else if (deciding !== undefined) {
+    verdict = deciding.verdict;
+    summary = describeBurst(deciding, context);
+  } else if (downLegs.length > 0) {
+    const roles = new Set(downLegs.map(roleOf).filter((r): r is LegRole => r !== undefined));
+    // The drops that began the outage (before the window) say why, when the source kept them.
+    const causes = downLegs.flatMap((leg) => input.drops.filter((d) => d.leg === leg && d.at < from).slice(-1));
+    verdict = classify(roles, causes, roleOf);
+    const clean = context.cleanLegs.length > 0 ? `; ${list(context.cleanLegs)} stayed up` : '';
+    summary = `No new drop in the window, but ${list(downLegs)} ${downLegs.length > 1 ? 'were' : 'was'} down in it (an ongoing outage that began earlier)${clean}: ${SEGMENT_TEXT[verdict]}.`;
   } else if (rttSpikes.some((s) => roleOf(s.leg) === 'serve')) {
     verdict = 'serve_process';
     const spike = rttSpikes.find((s) => roleOf(s.leg) === 'serve');
     summary = `No leg dropped, but ${spike?.leg ?? 'the serve leg'}'s p99 RTT spiked to ${ms(spike?.p99Seconds ?? 0)}${spike?.baselineP99Seconds == null ? '' : ` from ${ms(spike.baselineP99Seconds)}`}: the serve process stalled (memory or IO pressure on the host).`;
-  } else if (input.dataSince !== undefined && input.dataSince > input.at) {
+  } else if (!isObserved(input.observed, Math.min(input.at, to))) {
     verdict = 'no_data';
-    summary = `The probe's data starts at ${iso(input.dataSince)}, after ${iso(input.at)}: it cannot vouch for that time.`;
+    summary = `The probe has no data for ${iso(input.at)} (it observed ${formatCoverage(coverage.fraction)} of the window, from ${iso(coverage.from ?? to)}, with no drop): it cannot vouch for that moment.`;
   } else {
     verdict = 'exonerated';
-    summary = `Every leg (${list(input.legs.map((l) => l.name))}) stayed up between ${iso(from)} and ${iso(to)}: infrastructure is exonerated; look at the user's last mile or device.`;
+    const since = coverage.from ?? from;
+    summary =
+      `Every leg (${list(input.legs.map((l) => l.name))}) stayed up between ${iso(since)} and ${iso(coverage.to ?? to)}: infrastructure is exonerated; look at the user's last mile or device.` +
+      (partial ? ` Partial: the probe observed only ${formatCoverage(coverage.fraction)} of the window and vouches for nothing before ${iso(since)}.` : '');
   }
-  return { ...base, verdict, segment: SEGMENT_TEXT[verdict], summary };
+  if (partial && verdict !== 'exonerated' && verdict !== 'no_data') summary += ` Partial: the probe observed only ${formatCoverage(coverage.fraction)} of the window (from ${iso(coverage.from ?? from)}).`;
+
+  return {
+    verdict,
+    segment: SEGMENT_TEXT[verdict],
+    summary,
+    at: input.at,
+    window: { from, to },
+    windowMs: input.windowMs,
+    clampedToNow: to < input.at + input.windowMs,
+    coverage,
+    partial,
+    bursts,
+    decidingBurst,
+    otherEvents: Math.max(0, bursts.length - 1),
+    droppedLegs,
+    downLegs,
+    cleanLegs: verdict === 'no_data' ? [] : cleanCandidates,
+    rttSpikes,
+    simultaneous: bursts.some((b) => b.legs.length > 1),
+  };
+}
+
+interface SummaryContext {
+  readonly input: AttributionInput;
+  readonly from: number;
+  readonly to: number;
+  readonly coverage: Coverage;
+  readonly cleanLegs: readonly string[];
+  readonly downLegs: readonly string[];
+  readonly bursts: readonly DropBurst[];
+  readonly roleOf: (leg: string) => LegRole | undefined;
 }
 
 function distance(burst: DropBurst, at: number): number {
@@ -194,25 +321,34 @@ function distance(burst: DropBurst, at: number): number {
   return 0;
 }
 
-function describeBurst(burst: DropBurst, legs: AttributionInput['legs'], roleOf: (leg: string) => LegRole | undefined): string {
+function describeBurst(burst: DropBurst, ctx: SummaryContext): string {
   const what = burst.legs.map((leg) => {
     const reasons = [...new Set(burst.drops.filter((d) => d.leg === leg).map((d) => d.reason))];
     return `${leg} (${reasons.join(', ')})`;
   });
   const span = burst.to - burst.from;
   const when = `at ${iso(burst.from)}${span > 0 ? ` within ${ms(span / 1000)}` : ''}`;
-  const stayed = legs.map((l) => l.name).filter((name) => !burst.legs.includes(name));
-  const clean = stayed.length > 0 ? `; ${list(stayed)} stayed up` : '';
-  const all = stayed.length === 0 && legs.length > 1 ? ' Every leg dropped together: the host or its network.' : '';
   const together = burst.legs.length > 1 ? 'dropped together' : 'dropped';
-  const serveTimeout = burst.verdict === 'serve_process' && burst.drops.some((d) => roleOf(d.leg) === 'serve' && d.reason === 'timeout');
+  const all = burst.legs.length === ctx.input.legs.length && ctx.input.legs.length > 1 ? ' Every leg dropped together: the host or its network.' : '';
+  const serveTimeout = burst.verdict === 'serve_process' && burst.drops.some((d) => ctx.roleOf(d.leg) === 'serve' && d.reason === 'timeout');
   const tail =
     burst.verdict === 'serve_process'
       ? serveTimeout
         ? 'the serve process stalled (memory or IO pressure on the host)'
         : 'the serve process is down or refusing'
       : SEGMENT_TEXT[burst.verdict];
-  return `${list(what)} ${together} ${when}${clean}: ${tail}.${all}`;
+  const others = ctx.bursts.filter((b) => b !== burst);
+  const named = others.slice(0, MAX_OTHER_EVENTS_NAMED).map((b) => `${list(b.legs)} at ${iso(b.from)} (${b.verdict})`);
+  const unnamed = others.length - named.length;
+  const otherText =
+    others.length === 0
+      ? ''
+      : ` The window holds ${others.length} other event${others.length === 1 ? '' : 's'}: ${named.join('; ')}${unnamed > 0 ? `; and ${unnamed} more` : ''}.`;
+  const ongoing = ctx.downLegs.filter((leg) => !burst.legs.includes(leg));
+  const ongoingText = ongoing.length > 0 ? ` Also down in the window, since before it: ${list(ongoing)}.` : '';
+  // Only legs with no drop and no down time anywhere in the window are said to have stayed up.
+  const clean = ctx.cleanLegs.length > 0 ? `; ${list(ctx.cleanLegs)} stayed up` : '';
+  return `${list(what)} ${together} ${when}${clean}: ${tail}.${all}${otherText}${ongoingText}`;
 }
 
 function list(items: readonly string[]): string {
@@ -222,6 +358,11 @@ function list(items: readonly string[]): string {
 
 function ms(seconds: number): string {
   return seconds >= 1 ? `${seconds.toFixed(2)} s` : `${(seconds * 1000).toFixed(1)} ms`;
+}
+
+/** An observed share as people say it: "17%", or "under 1%" rather than a misleading "0%". */
+export function formatCoverage(fraction: number): string {
+  return fraction > 0 && fraction < 0.01 ? 'under 1%' : `${Math.floor(fraction * 100)}%`;
 }
 
 function iso(unixMs: number): string {

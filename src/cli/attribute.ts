@@ -1,7 +1,7 @@
 import { readProbeSource } from '../attribution/probe-source.js';
 import { readPrometheusSource } from '../attribution/prometheus-source.js';
 import { formatVerdict } from '../attribution/report.js';
-import { attribute, DEFAULT_BURST_MS } from '../attribution/verdict.js';
+import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS } from '../attribution/verdict.js';
 import { isProbeError, ProbeError } from '../errors.js';
 import { durationArg, parseCommand } from './args.js';
 import { ATTRIBUTE_USAGE } from './usage.js';
@@ -25,8 +25,10 @@ export async function attributeCommand(argv: readonly string[]): Promise<number>
   if ((values.probe === undefined) === (values.prometheus === undefined)) {
     throw new ProbeError('PROBE_ERR_USAGE', 'give exactly one source: --probe http://probe:9464 or --prometheus http://prometheus:9090');
   }
-  const at = parseAt(values.at ?? 'now');
-  const windowMs = durationArg('--window', values.window) ?? 120_000;
+  // One "now" for the whole answer: the window is clamped to it and the sources observed up to it.
+  const now = Date.now();
+  const at = parseAt(values.at ?? 'now', now);
+  const windowMs = durationArg('--window', values.window) ?? DEFAULT_WINDOW_MS;
   const burstMs = durationArg('--burst', values.burst) ?? DEFAULT_BURST_MS;
   const signal = AbortSignal.timeout(30_000);
   try {
@@ -36,14 +38,14 @@ export async function attributeCommand(argv: readonly string[]): Promise<number>
     if (values.probe !== undefined) {
       const url = parseUrl('--probe', values.probe);
       source = `probe ${url.href}`;
-      ({ input, warnings } = await readProbeSource(url, at, windowMs, signal));
+      ({ input, warnings } = await readProbeSource(url, at, windowMs, now, signal));
     } else {
       const url = parseUrl('--prometheus', values.prometheus ?? '');
       const job = values.job ?? 't3-probe';
       source = `Prometheus ${url.href} (job ${job})`;
-      input = await readPrometheusSource({ url, job, prefix: values.prefix ?? 't3probe_' }, at, windowMs, signal);
+      input = await readPrometheusSource({ url, job, prefix: values.prefix ?? 't3probe_' }, at, windowMs, now, signal);
     }
-    const verdict = attribute({ ...input, at, windowMs, burstMs });
+    const verdict = attribute({ ...input, at, windowMs, burstMs, now });
     process.stdout.write(values.json === true ? `${JSON.stringify({ source, warnings, ...verdict }, null, 2)}\n` : formatVerdict(verdict, source, warnings));
     return 0;
   } catch (err) {
@@ -55,8 +57,8 @@ export async function attributeCommand(argv: readonly string[]): Promise<number>
   }
 }
 
-function parseAt(text: string): number {
-  if (text === 'now') return Date.now();
+function parseAt(text: string, now: number): number {
+  if (text === 'now') return now;
   // RFC 3339 needs a date, a time and a zone; Date.parse alone would accept far more.
   if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text)) {
     throw new ProbeError('PROBE_ERR_USAGE', `--at: must be "now" or an RFC 3339 time such as 2026-11-22T03:04:05Z (got ${JSON.stringify(text)})`);

@@ -46,6 +46,11 @@ export interface DropEvent {
   readonly status?: number;
   /** Idle legs: how the expired connection showed it was dead. */
   readonly expiry?: IdleExpiry;
+  /**
+   * Unix ms the leg came back up after this drop; null while it is still down. Set once, on
+   * recovery, so a window that starts while the leg is still down knows it was down.
+   */
+  recoveredAt: number | null;
 }
 
 export interface LegStatus {
@@ -266,6 +271,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     const previous = this.#state;
     this.#upSinceNs = nowNs();
     this.metrics.setConnected(true);
+    if (this.#lastDrop !== null && this.#lastDrop.recoveredAt === null) this.#lastDrop.recoveredAt = Date.now();
     if (previous === 'down') {
       this.log.info(
         { downForSeconds: (Date.now() - this.#since) / 1000, attempts: this.#attempts, remoteAddress: this.#remoteAddress },
@@ -299,6 +305,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       ...(details?.closeCode === undefined ? {} : { closeCode: details.closeCode }),
       ...(details?.status === undefined ? {} : { status: details.status }),
       ...(details?.expiry === undefined ? {} : { expiry: details.expiry }),
+      recoveredAt: null,
     };
     this.#drops++;
     this.#lastDrop = event;
