@@ -18,6 +18,7 @@ import { httpText } from './helpers/http-text.js';
 import { httpLegOptions, wsLegOptions } from './helpers/legs.js';
 import { startScriptedWsServer } from './helpers/servers.js';
 import { requireBinary } from './helpers/system.js';
+import { waitFor } from './helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
@@ -227,4 +228,30 @@ test('text from the far end (a WebSocket close reason with markup) is shown as t
   assert.equal(await page.evaluate('typeof window.pwned'), 'undefined');
   assert.deepEqual(problems, []);
   assert.deepEqual(foreignRequests(requests, new URL(url).origin), []);
+});
+
+test('the page opens with filled RTT sparklines and labels the verdict window as what it is (±W, clamped to now)', async (t) => {
+  if (!requireBinary(t, CHROMIUM, 'chromium')) return;
+  await mkdir(ARTIFACTS, { recursive: true });
+  const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => echo.close());
+  const { probe, url } = await startProbe(t, [wsLegOptions({ name: 'cloudflare', role: 'public', url: echo.url, intervalMs: 25 })]);
+  // The probe already has RTT history before anyone opens the page.
+  await waitFor('20 RTT samples', () => (probe.leg('cloudflare')?.snapshot().rttHistory.length ?? 0) >= 20);
+  const { page, polls, problems } = await browse(t, `${url}/`);
+  const spark = page.locator('.card[data-leg="cloudflare"] svg.spark path');
+  await spark.waitFor();
+  const pollsSoFar = polls.length;
+  const points = ((await spark.getAttribute('d')) ?? '').split(/[ML]/).filter((p) => p.trim() !== '').length;
+  assert.ok(points >= 20, `${points} points after ${pollsSoFar} poll(s): the sparkline starts from the probe's RTT history`);
+  assert.ok(pollsSoFar <= 2, `${pollsSoFar} polls`);
+
+  const legsLine = (await page.locator('#v-legs').textContent()) ?? '';
+  assert.match(legsLine, /window ±2m, clamped to now: \d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC · (\d+|under 1)% observed \(partial\)/);
+  assert.doesNotMatch(legsLine, /last 2m/);
+  assert.match((await page.locator('#v-sub').textContent()) ?? '', /within ±2m of now \(the window ends now\)/);
+  assert.match((await page.locator('#burst-legend').textContent()) ?? '', /^burst: drops within 3s of each other$/);
+  assert.match((await page.locator('.tl-window span').textContent()) ?? '', /^verdict window ±2m$/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'status-page-history.png'), fullPage: true });
+  assert.deepEqual(problems, []);
 });

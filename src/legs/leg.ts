@@ -17,6 +17,7 @@ import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/regis
 import { nowNs, secondsSince } from '../util/clock.js';
 import { abortableDelay } from '../util/abortable-delay.js';
 import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
+import { RttHistory, type RttSample } from './rtt-history.js';
 
 export type LegState = 'connecting' | 'up' | 'down' | 'closed';
 
@@ -68,6 +69,8 @@ export interface LegStatus {
   /** While down: why the latest attempt failed. */
   readonly currentError: { readonly reason: Reason; readonly code: string; readonly message: string } | null;
   readonly remoteAddress: string | null;
+  /** The last RTT samples (at most RTT_HISTORY_SAMPLES), oldest first. */
+  readonly rttHistory: readonly RttSample[];
 }
 
 export interface LegDeps {
@@ -100,6 +103,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   #since = Date.now();
   #upSinceNs: bigint | undefined;
   #lastRtt: number | null = null;
+  readonly #rttHistory = new RttHistory();
   #lastDrop: DropEvent | null = null;
   #drops = 0;
   #attempts = 0;
@@ -162,6 +166,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       reconnectAttempts: this.#attempts,
       currentError: this.#currentError,
       remoteAddress: this.#remoteAddress,
+      rttHistory: this.#rttHistory.toArray(),
     };
   }
 
@@ -169,6 +174,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
 
   protected recordRtt(seconds: number, result: HeartbeatResult = 'ok'): void {
     this.#lastRtt = seconds;
+    this.#rttHistory.push(Date.now(), seconds);
     this.metrics.observeRtt(seconds);
     this.metrics.countHeartbeat(result);
     this.emit('heartbeat', result, seconds);

@@ -10,7 +10,7 @@
  * module load, so not even an injected inline script could run.
  */
 import { createHash } from 'node:crypto';
-import type { VerdictKind } from '../attribution/verdict.js';
+import { DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type VerdictKind } from '../attribution/verdict.js';
 
 type Tone = 'ok' | 'bad' | 'warn' | 'none';
 
@@ -35,6 +35,9 @@ const CLIENT_CONFIG = {
   /** The timeline shows this much history, or less while the probe is younger, or more to reach the oldest drop. */
   timelineMs: 10 * 60_000,
   minTimelineMs: 60_000,
+  /** The verdict in /status looks at now ± this (clamped to now); drops this close are one burst. */
+  windowMs: DEFAULT_WINDOW_MS,
+  burstMs: DEFAULT_BURST_MS,
   verdicts: VERDICT_LABELS,
 };
 
@@ -118,6 +121,8 @@ main { display: grid; gap: 14px; }
 .spark-scale { position: absolute; top: 2px; left: 4px; padding: 0 3px; border-radius: 3px; background: rgba(27, 33, 44, .85); font: 10.5px var(--mono); color: var(--muted); }
 .c-facts { display: flex; flex-wrap: wrap; gap: 2px 14px; font-size: 12.5px; color: var(--muted); }
 .c-facts b { color: var(--text); font-family: var(--mono); font-weight: 600; }
+.c-idle { border-top: 1px dashed var(--line); padding-top: 5px; }
+.c-idle[hidden] { display: none; }
 .c-err { border-radius: 4px; padding: 5px 8px; background: #3a1719; border: 1px solid #7a2f31; font-size: 13px; }
 .c-err .lbl { color: var(--bad); font-weight: 700; }
 .c-drop { font-size: 12.5px; color: var(--muted); border-top: 1px solid var(--line); padding-top: 5px; }
@@ -235,6 +240,12 @@ const SCRIPT = String.raw`
     if (h < 48) return h + 'h ' + pad(m % 60) + 'm';
     return Math.floor(h / 24) + 'd ' + (h % 24) + 'h';
   }
+  /** A configured length as written in config: 2m, 3s, 500ms. */
+  function len(ms) {
+    if (ms >= 60e3 && ms % 60e3 === 0) return ms / 60e3 + 'm';
+    if (ms >= 1e3 && ms % 1e3 === 0) return ms / 1e3 + 's';
+    return ms >= 1e3 ? dur(ms) : Math.round(ms) + 'ms';
+  }
   function rtt(seconds) {
     var s = num(seconds);
     if (s === null) return '\u2014';
@@ -316,12 +327,19 @@ const SCRIPT = String.raw`
     legs.forEach(function (leg) {
       var name = str(leg.name);
       names.add(name);
-      var samples = history.get(name) || [];
+      // A leg seen for the first time starts from the probe's own RTT history, not from empty.
+      var samples = history.get(name) || seedSamples(leg);
       samples.push({ t: now, v: leg.state === 'up' ? num(leg.lastRttSeconds) : null, down: leg.state !== 'up' });
       while (samples.length > C.sparkSamples) samples.shift();
       history.set(name, samples);
     });
     history.forEach(function (_v, name) { if (!names.has(name)) history.delete(name); });
+  }
+
+  function seedSamples(leg) {
+    return arr(leg.rttHistory).filter(function (p) { return Array.isArray(p) && num(p[0]) !== null && num(p[1]) !== null; })
+      .slice(-(C.sparkSamples - 1))
+      .map(function (p) { return { t: p[0], v: p[1], down: false }; });
   }
 
   function renderHeader(legs) {
@@ -380,7 +398,15 @@ const SCRIPT = String.raw`
     legs.append('dropped: ', el('b', null, list(arr(v.droppedLegs).map(str))), '  \u00B7  clean: ', el('b', null, list(arr(v.cleanLegs).map(str))));
     var win = v.window && typeof v.window === 'object' ? v.window : {};
     var from = num(win.from);
-    if (from !== null && num(v.at) !== null) legs.append('  \u00B7  window: last ' + dur(num(v.at) - from));
+    var to = num(win.to);
+    if (from !== null && to !== null) {
+      // What the window is: now ± W, cut off at now; and how much of it the probe observed.
+      var cov = v.coverage && typeof v.coverage === 'object' ? num(v.coverage.fraction) : null;
+      var label = '\u00B1' + len(num(v.windowMs) || C.windowMs) + (v.clampedToNow === true ? ', clamped to now' : '') + ': ' + clock(from) + '\u2013' + clock(to) + ' UTC';
+      if (cov !== null && cov < 1) label += ' \u00B7 ' + (cov > 0 && cov < 0.01 ? 'under 1' : Math.floor(cov * 100)) + '% observed (partial)';
+      var winEl = el('span', 'v-window', label);
+      legs.append('  \u00B7  window ', winEl);
+    }
     var bursts = arr(v.bursts).filter(function (b) { return b && num(b.from) !== null; }).slice().reverse();
     reconcile($('bursts'), bursts, function (b) { return num(b.from) + '|' + num(b.to) + '|' + arr(b.legs).join(','); }, function () {
       var li = el('li');
@@ -423,8 +449,10 @@ const SCRIPT = String.raw`
     var facts = el('div', 'c-facts');
     var err = el('div', 'c-err');
     var drop = el('div', 'c-drop');
-    card.append(head, rttRow, facts, err, drop);
-    card._ = { meta: id.children[1], badge: state.children[0], since: state.children[1], rtt: val.children[0], rttLabel: val.children[1], svg: svg, scale: box.children[1], facts: facts, err: err, drop: drop };
+    var idle = el('div', 'c-facts c-idle');
+    idle.hidden = true;
+    card.append(head, rttRow, facts, idle, err, drop);
+    card._ = { meta: id.children[1], badge: state.children[0], since: state.children[1], rtt: val.children[0], rttLabel: val.children[1], svg: svg, scale: box.children[1], facts: facts, idle: idle, err: err, drop: drop };
     return card;
   }
 
@@ -443,6 +471,7 @@ const SCRIPT = String.raw`
     r.facts.textContent = '';
     r.facts.append(fact('drops', num(leg.drops) === null ? '?' : num(leg.drops)));
     if (state === 'down') r.facts.append(fact('failed retries', num(leg.reconnectAttempts) || 0));
+    renderIdle(r.idle, leg.idle && typeof leg.idle === 'object' ? leg.idle : null);
 
     var e = leg.currentError && typeof leg.currentError === 'object' ? leg.currentError : null;
     r.err.hidden = !(state !== 'up' && e);
@@ -467,6 +496,26 @@ const SCRIPT = String.raw`
     if (num(d.upForSeconds) !== null) r.drop.append(' \u00B7 after ' + dur(num(d.upForSeconds) * 1000) + ' up');
     r.drop.append(el('span', 'code', str(d.code)));
     if (str(d.message)) r.drop.append(el('span', 'msg', str(d.message)));
+  }
+
+  /** Idle legs: how long the connection has been silent now, and what its checks found. */
+  function renderIdle(box, idle) {
+    box.hidden = idle === null;
+    box.textContent = '';
+    if (idle === null) return;
+    var checks = idle.checks && typeof idle.checks === 'object' ? idle.checks : {};
+    var idleFor = num(idle.idleForSeconds);
+    var longest = num(idle.longestSurvivedSeconds);
+    var idleNow = fact('idle now', idleFor === null ? 'not idle' : dur(idleFor * 1000));
+    idleNow.className = 'i-now';
+    box.append(
+      idleNow,
+      fact('survived', num(checks.survived) || 0),
+      fact('expired', num(checks.expired) || 0),
+      fact('inconclusive', num(checks.inconclusive) || 0),
+      fact('longest idle survived', longest === null ? 'none yet' : dur(longest * 1000))
+    );
+    if (str(idle.control)) box.append(fact('control', str(idle.control)));
   }
 
   function fact(label, value) {
@@ -565,14 +614,14 @@ const SCRIPT = String.raw`
     var overlay = $('tl-overlay');
     var bands = [];
     var win = verdict.window && typeof verdict.window === 'object' ? verdict.window : {};
-    if (num(win.from) !== null) bands.push({ kind: 'window', from: num(win.from), to: now });
+    if (num(win.from) !== null) bands.push({ kind: 'window', from: num(win.from), to: num(win.to) === null ? now : num(win.to) });
     if (isFinite(startedAt) && startedAt > start) bands.push({ kind: 'nodata', from: start, to: startedAt });
     arr(verdict.bursts).forEach(function (b) {
       if (num(b.from) !== null) bands.push({ kind: 'burst', from: num(b.from), to: num(b.to) || num(b.from), legs: arr(b.legs).map(str), verdict: str(b.verdict) });
     });
     reconcile(overlay, bands, function (b) { return b.kind === 'burst' ? b.kind + '|' + b.from + '|' + b.to : b.kind; }, function (b) {
       var band = el('div', 'tl-' + b.kind);
-      if (b.kind === 'window') band.append(el('span', null, 'verdict window'));
+      if (b.kind === 'window') band.append(el('span', null, 'verdict window \u00B1' + len(C.windowMs)));
       if (b.kind === 'nodata') band.append(el('span', null, 'probe not running'));
       return band;
     }, function (node, b) {
@@ -596,6 +645,8 @@ const SCRIPT = String.raw`
     });
   }
 
+  setText($('v-sub'), 'which segment broke: drops and down time within \u00B1' + len(C.windowMs) + ' of now (the window ends now)');
+  setText($('burst-legend'), 'burst: drops within ' + len(C.burstMs) + ' of each other');
   renderConnection();
   poll();
 })();
@@ -647,7 +698,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <div id="banner" role="alert" hidden></div>
 <main>
   <section id="verdict" class="panel tone-none" data-verdict="no_data" aria-live="polite">
-    <h2>Verdict <span class="sub">which segment broke, from the drops of the last two minutes</span></h2>
+    <h2>Verdict <span id="v-sub" class="sub">which segment broke</span></h2>
     <div class="v-top"><span id="v-title" class="v-title">Waiting for data</span><span id="v-kind" class="v-kind"></span></div>
     <div id="v-segment" class="v-segment"></div>
     <p id="v-summary" class="v-summary"></p>
@@ -655,7 +706,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     <ol id="bursts" aria-label="drop bursts (evidence), newest first"></ol>
   </section>
   <section aria-label="legs">
-    <h2>Legs <span class="sub">RTT sparkline: one sample per poll, red ticks while down</span></h2>
+    <h2>Legs <span class="sub">RTT sparkline: the probe's recent samples, then one per poll; red ticks while down</span></h2>
     <div id="legs"></div>
   </section>
   <section class="panel">
@@ -668,7 +719,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     <div class="tl-legend">
       <span><span class="sw mark-sw"></span>drop (hover for reason)</span>
       <span><span class="sw down-sw"></span>down now</span>
-      <span><span class="sw burst-sw"></span>burst: drops within 3 s of each other</span>
+      <span><span class="sw burst-sw"></span><span id="burst-legend">burst: drops close together</span></span>
       <span><span class="sw win-sw"></span>verdict window</span>
     </div>
   </section>
