@@ -115,7 +115,8 @@ shared-segment event.
 
 Options:
       --at <time>            the moment to explain: "now" or RFC 3339 (2026-11-22T03:04:05Z)
-      --window <duration>    look this far before and after --at (default 2m)
+      --window <duration>    look this far before and after --at, never past now (default 2m);
+                             only time the source observed is vouched for (partial, no_data)
       --burst <duration>     drops closer than this are one event (default 3s)
       --probe <url>          read a running probe's /status (its bounded ring of recent drops)
       --prometheus <url>     read Prometheus' HTTP API (history as far back as it keeps)
