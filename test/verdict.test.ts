@@ -177,3 +177,12 @@ test('an outage that began before the window is classified by the drop that bega
   assert.equal(verdictOf([drop('cloudflare', 'dns', -200_000)], { downSpans: spans }).verdict, 'public_dns');
   assert.equal(verdictOf([drop('cloudflare', 'timeout', -200_000)], { downSpans: spans }).verdict, 'cdn_edge_or_wan');
 });
+
+test('an idle leg that dropped for another reason than idle expiry (its control dropped too) is not blamed on a middlebox', () => {
+  assert.equal(verdictOf([drop('swarm-vip', 'idle_expired', 0)]).verdict, 'idle_expiry');
+  const farEnd = verdictOf([drop('swarm-vip', 'closed', 0)]);
+  assert.equal(farEnd.verdict, 'idle_far_end');
+  assert.doesNotMatch(farEnd.summary, /middlebox/);
+  // An ongoing outage of the idle leg without a known expiry is not a middlebox's either.
+  assert.equal(verdictOf([drop('swarm-vip', 'reset', -200_000)], { downSpans: [{ leg: 'swarm-vip', from: T - 200_000, to: null }] }).verdict, 'idle_far_end');
+});

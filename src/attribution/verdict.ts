@@ -9,6 +9,8 @@
  *   only the internal leg drops          -> the probe's own path to the internal LB
  *   the serve leg times out or its RTT spikes -> the serve process stalled (or is down)
  *   only an idle leg expires             -> a middlebox forgot an idle connection (IPVS)
+ *   only an idle leg drops otherwise     -> its far end or whole path went away (its control
+ *                                            connection dropped too: not an idle expiry)
  *   every leg is clean                   -> the user's last mile or device: infra exonerated
  *
  * Drops within `burstMs` of each other are one shared-segment event (a burst).
@@ -32,6 +34,7 @@ export const VERDICTS = [
   'internal_path',
   'serve_process',
   'idle_expiry',
+  'idle_far_end',
   'exonerated',
   'no_data',
 ] as const;
@@ -44,6 +47,7 @@ export const SEGMENT_TEXT: Readonly<Record<VerdictKind, string>> = {
   internal_path: "the probe's path to the internal load balancer",
   serve_process: 'the serve process',
   idle_expiry: 'a middlebox that forgets idle connections (IPVS, LB, NAT)',
+  idle_far_end: "the idle leg's far end or its whole path went away (not an idle expiry)",
   exonerated: "none: every leg was clean, so look at the user's last mile or device",
   no_data: 'unknown: the probe has no data for that time',
 };
@@ -178,7 +182,11 @@ function classify(roles: ReadonlySet<LegRole>, drops: readonly AttributionDrop[]
   }
   if (roles.has('internal')) return 'internal_path';
   if (roles.has('serve')) return 'serve_process';
-  if (roles.has('idle')) return 'idle_expiry';
+  if (roles.has('idle')) {
+    const idleDrops = drops.filter((d) => roleOf(d.leg) === 'idle');
+    // Only an idle_expired drop (the control connection stayed up) is a middlebox's doing.
+    return idleDrops.length === 0 || idleDrops.some((d) => d.reason === 'idle_expired') ? 'idle_expiry' : 'idle_far_end';
+  }
   return 'exonerated';
 }
 

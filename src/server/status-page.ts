@@ -22,6 +22,7 @@ const VERDICT_LABELS: Readonly<Record<VerdictKind, { readonly label: string; rea
   internal_path: { label: 'Internal path', tone: 'bad' },
   serve_process: { label: 'Serve process', tone: 'bad' },
   idle_expiry: { label: 'Idle expiry (middlebox)', tone: 'warn' },
+  idle_far_end: { label: 'Idle leg far end gone', tone: 'bad' },
   exonerated: { label: 'Infra exonerated', tone: 'ok' },
   no_data: { label: 'No data', tone: 'none' },
 };
