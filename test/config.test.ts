@@ -399,7 +399,7 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['url unparsable', 'legs: [{ name: a, kind: ws, url: "not a url" }]\n', 'legs[0] (a).url: must be a URL starting with ws:// or wss:// (got "not a url")'],
   ['url with an invalid host', 'legs: [{ name: a, kind: ws, url: "ws://exa mple.com/x" }]\n', 'legs[0] (a).url: has an invalid host "exa mple.com" (got "ws://exa mple.com/x")'],
   ['url with a bad escape in the host', 'legs: [{ name: a, kind: http, url: "http://h%zz.example/" }]\n', 'legs[0] (a).url: has an invalid host "h%zz.example" (got "http://h%zz.example/")'],
-  ['url with an invalid IPv6 host', 'legs: [{ name: a, kind: ws, url: "wss://[::1/x" }]\n', 'legs[0] (a).url: has an invalid host "[::1/x" (got "wss://[::1/x")'],
+  ['url with an invalid IPv6 host', 'legs: [{ name: a, kind: ws, url: "wss://[::1/x" }]\n', 'legs[0] (a).url: has an invalid host "[::1" (got "wss://[::1/x")'],
   ['url with a port too big', 'legs: [{ name: a, kind: ws, url: "wss://h.example:99999/x" }]\n', 'legs[0] (a).url: has an invalid port "99999" (must be from 0 to 65535) (got "wss://h.example:99999/x")'],
   ['url with a port that is not a number', 'legs: [{ name: a, kind: ws, url: "wss://[::1]:https/x" }]\n', 'legs[0] (a).url: has an invalid port "https" (must be from 0 to 65535) (got "wss://[::1]:https/x")'],
   ['url without a host', 'legs: [{ name: a, kind: ws, url: "wss://:443/x" }]\n', 'legs[0] (a).url: has no host (got "wss://:443/x")'],
