@@ -4,6 +4,7 @@ import type { ListenAddress, LogLevel } from '../config/types.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ProbeError } from '../errors.js';
 import { parseDurationMs } from '../util/duration.js';
+import { nearestWord } from '../util/suggest.js';
 
 /** Run node:util parseArgs (strict) and turn its errors into usage errors (exit 2). */
 function asUsageErrors<T>(parse: () => T): T {
@@ -61,10 +62,32 @@ export function parseCommand<T extends CommandOptions>(
   usage: string,
 ): ReturnType<typeof parseArgs<CommandConfig<T>>>['values'] | undefined {
   const config: CommandConfig<T> = { args: [...argv], options: { ...options, ...HELP }, strict: true, allowPositionals: false };
+  rejectUnknownOptions(argv, config.options);
   const { values } = asUsageErrors(() => parseArgs(config));
   if ((values as { help?: boolean }).help === true) {
     process.stdout.write(usage);
     return undefined;
   }
   return values;
+}
+
+/**
+ * An unknown option is a usage error that names the nearest valid one (`--chek` -> `--check`) or,
+ * when none is near, lists them all. Checked before the strict parse, whose message only says
+ * "Unknown option".
+ */
+function rejectUnknownOptions(argv: readonly string[], options: CommandOptions): void {
+  const { tokens } = asUsageErrors(() => parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true }));
+  for (const token of tokens) {
+    if (token.kind !== 'option' || Object.hasOwn(options, token.name)) continue;
+    const names = Object.keys(options);
+    // A one-letter -x is too short to guess from.
+    const suggestion = token.rawName.startsWith('--') ? nearestWord(token.name, names) : undefined;
+    throw new ProbeError(
+      'PROBE_ERR_USAGE',
+      suggestion === undefined
+        ? `unknown option ${token.rawName} (valid options: ${names.map((name) => `--${name}`).join(', ')})`
+        : `unknown option ${token.rawName}: did you mean --${suggestion}?`,
+    );
+  }
 }
