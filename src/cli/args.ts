@@ -1,5 +1,6 @@
 /** Argument parsing shared by every command: node:util parseArgs, with errors as usage errors. */
 import { parseListen } from '../config/listen.js';
+import { formatBytes, parseByteSize } from '../config/size.js';
 import type { ListenAddress, LogLevel } from '../config/types.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ProbeError } from '../errors.js';
@@ -46,6 +47,16 @@ export function durationArg(flag: string, value: string | undefined): number | u
     throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a duration greater than 0, such as 5s or 16m (got ${JSON.stringify(value)})`);
   }
   return ms;
+}
+
+/** Whole bytes from 1 to `max`, in the config's size format and with its message. */
+export function sizeArg(flag: string, value: string | undefined, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = parseByteSize(value);
+  if (bytes === undefined || bytes < 1 || bytes > max) {
+    throw new ProbeError('PROBE_ERR_USAGE', `${flag}: must be a size from 1B to ${formatBytes(max)} (got ${JSON.stringify(value)})`);
+  }
+  return bytes;
 }
 
 type CommandOptions = NonNullable<ParseArgsConfig['options']>;
