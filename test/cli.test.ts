@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
+import { ENV_OVERRIDES } from '../src/config/env.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -148,6 +149,15 @@ test('run --check prints each leg\'s role, URL, resolve mode, interval and deadl
       '',
     ].join('\n'),
   );
+});
+
+test('the README\'s run --check example is what examples/probe.yaml prints', async (t) => {
+  // The runner's own T3PROBE_* must not change what the example prints.
+  const unset = Object.fromEntries(ENV_OVERRIDES.map(({ env }) => [env, '']));
+  const run = cli(t, ['run', '--config', fileURLToPath(new URL('../examples/probe.yaml', import.meta.url)), '--check'], unset);
+  assert.equal(await run.exit, 0);
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  assert.ok(readme.includes(`\`\`\`text\n${run.stdout()}\`\`\`\n`), run.stdout());
 });
 
 test('an invalid environment override exits 2 and names the variable', async (t) => {

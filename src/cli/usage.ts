@@ -33,7 +33,8 @@ Options:
   -c, --config <file>      YAML config (required)
       --listen <host:port> override the config's listen address
       --log-level <level>  override log.level (fatal|error|warn|info|debug|trace|silent)
-      --check              validate the config, print the normalized legs, and exit
+      --check              validate the config, print each leg's role, resolve mode,
+                           interval and deadline, and exit
   -h, --help
 
 Environment overrides (applied on top of the file):
