@@ -8,6 +8,7 @@ import { idleCheckCommand } from './cli/idle-check.js';
 import { attributeCommand } from './cli/attribute.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { isProbeError } from './errors.js';
+import { nearestWord } from './util/suggest.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -34,7 +35,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const handler = COMMANDS[command];
   if (handler === undefined) {
-    process.stderr.write(`t3-probe: unknown command ${JSON.stringify(command)}\n\n${MAIN_USAGE}`);
+    const suggestion = nearestWord(command, Object.keys(COMMANDS));
+    const hint = suggestion === undefined ? '' : `: did you mean ${JSON.stringify(suggestion)}?`;
+    process.stderr.write(`t3-probe: unknown command ${JSON.stringify(command)}${hint}\n\n${MAIN_USAGE}`);
     return EXIT_USAGE;
   }
   return handler(rest);

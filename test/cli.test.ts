@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
+import { ENV_OVERRIDES } from '../src/config/env.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -58,7 +59,7 @@ test('usage errors exit 2 and say what was wrong', async (t) => {
     [['frob'], /unknown command "frob"/],
     [['run'], /--config <file> is required/],
     [['run', '--config', '/nonexistent/probe.yaml'], /\/nonexistent\/probe\.yaml/],
-    [['run', '--bogus'], /Unknown option '--bogus'/],
+    [['run', '--bogus'], /^t3-probe: unknown option --bogus \(valid options: --config, --listen, --log-level, --check, --help\)$/m],
     [['echo', '--listen', 'nope'], /--listen: must be "host:port" \(got "nope"\)/],
     [['echo', '--max-payload', 'lots'], /--max-payload/],
   ];
@@ -73,10 +74,90 @@ test('a bad config exits 2, naming every bad key with the reason and a suggestio
   const file = await tempConfig(t, 'legs:\n  - name: a\n    kind: ws\n    url: ftp://x\n    intervall: 5s\n    deadline: -5s\n');
   const run = cli(t, ['run', '--config', file]);
   assert.equal(await run.exit, 2);
-  const err = run.stderr();
-  assert.match(err, /legs\[0\]\.intervall: unknown key \(did you mean "interval"\?\)/);
-  assert.match(err, /legs\[0\]\.url: must be a URL starting with ws:\/\/ or wss:\/\//);
-  assert.match(err, /legs\[0\]\.deadline: must be a duration greater than 0 \(got "-5s"\)/);
+  // Each line names the file, line and column as given on the command line, and the leg by name.
+  assert.deepEqual(run.stderr().split('\n'), [
+    't3-probe: invalid configuration:',
+    `  ${file}:5:5: legs[0] (a).intervall: unknown key (did you mean "interval"?)`,
+    `  ${file}:4:10: legs[0] (a).url: must be a URL starting with ws:// or wss:// (got "ftp://x")`,
+    `  ${file}:6:15: legs[0] (a).deadline: must be a duration greater than 0 (got "-5s")`,
+    '',
+  ]);
+});
+
+test('an unknown option suggests the nearest one, for every command', async (t) => {
+  const cases: [string[], string][] = [
+    [['run', '--chek'], 'unknown option --chek: did you mean --check?'],
+    [['run', '--conf', 'probe.yaml'], 'unknown option --conf: did you mean --config?'],
+    [['echo', '--max-paylod', '1MiB'], 'unknown option --max-paylod: did you mean --max-payload?'],
+    [['demo', '--lissten', ':0'], 'unknown option --lissten: did you mean --listen?'],
+    [['attribute', '--windw=2m'], 'unknown option --windw: did you mean --window?'],
+    [['idle-check', '--deadlin', '5s'], 'unknown option --deadlin: did you mean --deadline?'],
+    [['echo', '-x'], 'unknown option -x (valid options: --listen, --tcp-listen, --max-connections, --max-payload, --tls-cert, --tls-key, --log-level, --help)'],
+  ];
+  for (const [args, message] of cases) {
+    const run = cli(t, args);
+    assert.equal(await run.exit, 2, args.join(' '));
+    assert.equal(run.stderr(), `t3-probe: ${message}\nTry "t3-probe ${args[0]} --help".\n`, args.join(' '));
+  }
+});
+
+test('an unknown command suggests the nearest one', async (t) => {
+  for (const [command, suggestion] of [['rnu', 'run'], ['idlecheck', 'idle-check'], ['attribut', 'attribute']] as const) {
+    const run = cli(t, [command]);
+    assert.equal(await run.exit, 2, command);
+    assert.match(run.stderr(), new RegExp(`^t3-probe: unknown command "${command}": did you mean "${suggestion}"\\?\n`));
+  }
+});
+
+test('echo --max-payload takes the range of a leg\'s maxPayload, 1B to 16MiB', { timeout: 20_000 }, async (t) => {
+  for (const size of ['1GB', '16777217', '0']) {
+    const run = cli(t, ['echo', '--listen', '127.0.0.1:0', '--max-payload', size]);
+    assert.equal(await run.exit, 2, size);
+    assert.match(run.stderr(), new RegExp(`^t3-probe: --max-payload: must be a size from 1B to 16MiB \\(got "${size}"\\)$`, 'm'));
+  }
+  const largest = cli(t, ['echo', '--listen', '127.0.0.1:0', '--max-payload', '16MiB']);
+  await waitFor('the echo server to listen', () => largest.stdout().includes('echo server listening'));
+  largest.child.kill('SIGTERM');
+  assert.equal(await largest.exit, 0);
+});
+
+test('run --check prints each leg\'s role, URL, resolve mode, interval and deadline', async (t) => {
+  const file = await tempConfig(
+    t,
+    [
+      'listen: "127.0.0.1:9100"',
+      'doh: { url: "https://cloudflare-dns.com/dns-query" }',
+      'legs:',
+      '  - { name: cloudflare, kind: ws, url: "wss://t3.example.com/probe/ws", resolve: doh }',
+      '  - { name: internal, kind: ws, url: "wss://t3.example.com/probe/ws", pin: 10.0.0.5, deadline: 3s }',
+      '  - { name: t3serve, kind: http, url: "http://10.0.0.21:8080/probe/healthz", interval: 5s }',
+      '  - { name: vip, kind: idle, url: "tcp://10.0.9.9:9000", idle: 16m, keepalive: 60s }',
+      '',
+    ].join('\n'),
+  );
+  const run = cli(t, ['run', '--config', file, '--check']);
+  assert.equal(await run.exit, 0);
+  assert.equal(
+    run.stdout(),
+    [
+      'config ok: 4 legs, listen 127.0.0.1:9100',
+      '  cloudflare (ws, role public) wss://t3.example.com/probe/ws via doh, interval 1s, deadline 2s',
+      '  internal (ws, role internal) wss://t3.example.com/probe/ws via pin 10.0.0.5, interval 1s, deadline 3s',
+      '  t3serve (http, role serve) http://10.0.0.21:8080/probe/healthz via system, interval 5s, deadline 10s',
+      // An idle leg has no interval: it is silent for `idle`, then probes once.
+      '  vip (idle, role idle) tcp://10.0.9.9:9000 via system, idle 16m, keepalive 1m, deadline 5s',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('the README\'s run --check example is what examples/probe.yaml prints', async (t) => {
+  // The runner's own T3PROBE_* must not change what the example prints.
+  const unset = Object.fromEntries(ENV_OVERRIDES.map(({ env }) => [env, '']));
+  const run = cli(t, ['run', '--config', fileURLToPath(new URL('../examples/probe.yaml', import.meta.url)), '--check'], unset);
+  assert.equal(await run.exit, 0);
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  assert.ok(readme.includes(`\`\`\`text\n${run.stdout()}\`\`\`\n`), run.stdout());
 });
 
 test('an invalid environment override exits 2 and names the variable', async (t) => {

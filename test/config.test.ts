@@ -36,11 +36,28 @@ function configError(fn: () => unknown): ProbeError {
   assert.fail('expected PROBE_ERR_CONFIG, nothing was thrown');
 }
 
-/** The error's lines must be exactly `lines`: each problem reported once, and nothing else. */
+/** Where parseConfig says a problem is in the text: `2:14: `. */
+const POSITION = /^\d+:\d+: /;
+
+/**
+ * The error's lines must be exactly `lines`: each problem reported once, and nothing else. A line
+ * about the text must start with its `line:col: ` (exact positions have tests of their own), which
+ * is checked and then set aside; a line about an environment variable has none.
+ */
 function assertProblems(yaml: string, lines: readonly string[], options: LoadOptions = {}): ProbeError {
   const err = configError(() => parse(yaml, options));
-  assert.deepEqual(err.message.split('\n'), lines);
+  const got = err.message.split('\n').map((line, i) => {
+    if (lines[i]?.startsWith('T3PROBE_') === true) return line;
+    assert.match(line, POSITION, `line ${i + 1} has no position`);
+    return line.replace(POSITION, '');
+  });
+  assert.deepEqual(got, lines);
   return err;
+}
+
+/** The plain key path of a problem line: `legs[0] (a).pin: ...` is about `legs[0].pin`. */
+function keyOf(line: string): string {
+  return line.slice(0, line.indexOf(': ')).replace(/^(legs\[\d+\]) \([^)]*\)/, '$1');
 }
 
 function oneLeg(fields: string, base = WS_LEG): string {
@@ -335,7 +352,7 @@ void test('normalizeConfig validates a plain object the same way', () => {
   assert.equal(leg?.intervalMs, 500);
   assert.equal(leg.kind === 'http' ? leg.maxBodyBytes : 0, 2_048);
   const err = configError(() => normalizeConfig({ legs: [{ name: 'a', kind: 'ws', url: 'wss://h/', deadline: -5 }] }, { env: {} }));
-  assert.equal(err.message, 'legs[0].deadline: must be a duration greater than 0 (got -5)');
+  assert.equal(err.message, 'legs[0] (a).deadline: must be a duration greater than 0 (got -5)');
 });
 
 /** One bad value each: [what, yaml, the exact single error line]. */
@@ -368,41 +385,50 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['name missing', 'legs: [{ kind: ws, url: "wss://h.example/" }]\n', 'legs[0].name: required'],
   ['name characters', oneLeg('name: "bad name"', 'kind: ws, url: "wss://h.example/"'), 'legs[0].name: must be 1 to 64 characters from A-Z a-z 0-9 _ . - (got "bad name")'],
   ['name length', oneLeg(`name: ${'n'.repeat(65)}`, 'kind: ws, url: "wss://h.example/"'), `legs[0].name: must be 1 to 64 characters from A-Z a-z 0-9 _ . - (got "${'n'.repeat(65)}")`],
-  ['kind missing', 'legs: [{ name: a, url: "wss://h.example/" }]\n', 'legs[0].kind: required (one of ws, http, idle)'],
-  ['kind unknown', 'legs: [{ name: a, kind: tcp, url: "wss://h.example/" }]\n', 'legs[0].kind: must be one of ws, http, idle (got "tcp")'],
-  ['role unknown', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", role: edge }]\n', 'legs[0].role: must be one of public, internal, serve, idle (got "edge")'],
-  ['dnsRecheck without doh', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", dnsRecheck: 5s }]\n', 'legs[0].dnsRecheck: only used with resolve: doh'],
-  ['idle leg with interval', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", interval: 5s }]\n', 'legs[0].interval: not used by kind: idle legs (set idle instead)'],
-  ['idle tcp url without port', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9" }]\n', 'legs[0].url: must name a port, as in tcp://host:port (got "tcp://10.0.0.9")'],
-  ['idle keepalive below 1s', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", keepalive: 500ms }]\n', 'legs[0].keepalive: must be a duration of at least 1s (got "500ms")'],
-  ['idle key on a ws leg', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", idle: 16m }]\n', 'legs[0].idle: only valid for kind: idle legs (this leg is kind: ws)'],
-  ['url missing', 'legs: [{ name: a, kind: ws }]\n', 'legs[0].url: required'],
-  ['ws url scheme', 'legs: [{ name: a, kind: ws, url: "https://h.example/" }]\n', 'legs[0].url: must be a URL starting with ws:// or wss:// (got "https://h.example/")'],
-  ['http url scheme', 'legs: [{ name: a, kind: http, url: "wss://h.example/" }]\n', 'legs[0].url: must be a URL starting with http:// or https:// (got "wss://h.example/")'],
-  ['url unparsable', 'legs: [{ name: a, kind: ws, url: "not a url" }]\n', 'legs[0].url: must be a URL starting with ws:// or wss:// (got "not a url")'],
-  ['url fragment', 'legs: [{ name: a, kind: ws, url: "wss://h.example/ws#x" }]\n', 'legs[0].url: must not have a #fragment (got "wss://h.example/ws#x")'],
-  ['url userinfo, password hidden', 'legs: [{ name: a, kind: ws, url: "wss://me:secret@h.example/" }]\n', 'legs[0].url: must not contain a username or password (send credentials in headers) (got "wss://me:***@h.example/")'],
-  ['resolve', oneLeg('resolve: dns'), 'legs[0].resolve: must be one of system, doh (got "dns")'],
-  ['pin not an IP', oneLeg('pin: lb.internal'), 'legs[0].pin: must be an IP address (got "lb.internal")'],
-  ['leg interval', oneLeg('interval: 1ms'), 'legs[0].interval: must be a duration of at least 10ms (got "1ms")'],
-  ['leg deadline', oneLeg('deadline: -5s'), 'legs[0].deadline: must be a duration greater than 0 (got "-5s")'],
-  ['leg deadline number', oneLeg('deadline: -5'), 'legs[0].deadline: must be a duration greater than 0 (got -5)'],
-  ['leg connectTimeout', oneLeg('connectTimeout: 10 seconds'), 'legs[0].connectTimeout: must be a duration greater than 0 (got "10 seconds")'],
-  ['leg backoff.max below inherited min', oneLeg('backoff: { max: 100ms }'), 'legs[0].backoff.max: must be at least backoff.min (500ms) (got "100ms")'],
-  ['leg backoff not a mapping', oneLeg('backoff: fast'), 'legs[0].backoff: must be a mapping (got "fast")'],
-  ['tls.insecure', oneLeg('tls: { insecure: yes }'), 'legs[0].tls.insecure: must be true or false (got "yes")'],
-  ['tls.ca empty', oneLeg('tls: { ca: "" }'), 'legs[0].tls.ca: must be a path to a PEM file (got "")'],
-  ['header name', oneLeg('headers: { "X Token": a }'), 'legs[0].headers.X Token: must be a valid HTTP header name (got "X Token")'],
-  ['header value CR/LF', oneLeg('headers: { X-Token: "a\\r\\nX-Evil: 1" }'), 'legs[0].headers.X-Token: must not contain CR, LF or NUL (got "a\\r\\nX-Evil: 1")'],
-  ['header value number', oneLeg('headers: { X-Count: 0123 }'), 'legs[0].headers.X-Count: must be a string (quote numbers and booleans) (got 123)'],
-  ['header value empty', oneLeg('headers: { X-Token: }'), 'legs[0].headers.X-Token: must be a string (got null)'],
-  ['header duplicate by case', oneLeg('headers: { X-Token: a, x-token: b }'), 'legs[0].headers.x-token: duplicate of header "X-Token" (header names are case-insensitive)'],
-  ['headers not a mapping', oneLeg('headers: [a]'), 'legs[0].headers: must be a mapping (got ["a"])'],
-  ['maxPayload too big', oneLeg('maxPayload: 32MiB'), 'legs[0].maxPayload: must be a size from 1B to 16MiB (got "32MiB")'],
-  ['maxPayload zero', oneLeg('maxPayload: 0'), 'legs[0].maxPayload: must be a size from 1B to 16MiB (got 0)'],
-  ['maxPayload fractional bytes', oneLeg('maxPayload: 1.5B'), 'legs[0].maxPayload: must be a size from 1B to 16MiB (got "1.5B")'],
-  ['maxPayload unknown unit', oneLeg('maxPayload: 64kib'), 'legs[0].maxPayload: must be a size from 1B to 16MiB (got "64kib")'],
-  ['maxBody too big', oneLeg('maxBody: 65MiB', HTTP_LEG), 'legs[0].maxBody: must be a size from 1B to 64MiB (got "65MiB")'],
+  ['kind missing', 'legs: [{ name: a, url: "wss://h.example/" }]\n', 'legs[0] (a).kind: required (one of ws, http, idle)'],
+  ['kind unknown', 'legs: [{ name: a, kind: tcp, url: "wss://h.example/" }]\n', 'legs[0] (a).kind: must be one of ws, http, idle (got "tcp")'],
+  ['role unknown', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", role: edge }]\n', 'legs[0] (a).role: must be one of public, internal, serve, idle (got "edge")'],
+  ['dnsRecheck without doh', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", dnsRecheck: 5s }]\n', 'legs[0] (a).dnsRecheck: only used with resolve: doh'],
+  ['idle leg with interval', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", interval: 5s }]\n', 'legs[0] (a).interval: not used by kind: idle legs (set idle instead)'],
+  ['idle tcp url without port', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9" }]\n', 'legs[0] (a).url: must name a port, as in tcp://host:port (got "tcp://10.0.0.9")'],
+  ['idle keepalive below 1s', 'legs: [{ name: a, kind: idle, url: "tcp://10.0.0.9:9000", keepalive: 500ms }]\n', 'legs[0] (a).keepalive: must be a duration of at least 1s (got "500ms")'],
+  ['idle key on a ws leg', 'legs: [{ name: a, kind: ws, url: "wss://h.example/", idle: 16m }]\n', 'legs[0] (a).idle: only valid for kind: idle legs (this leg is kind: ws)'],
+  ['url missing', 'legs: [{ name: a, kind: ws }]\n', 'legs[0] (a).url: required'],
+  ['ws url scheme', 'legs: [{ name: a, kind: ws, url: "https://h.example/" }]\n', 'legs[0] (a).url: must be a URL starting with ws:// or wss:// (got "https://h.example/")'],
+  ['http url scheme', 'legs: [{ name: a, kind: http, url: "wss://h.example/" }]\n', 'legs[0] (a).url: must be a URL starting with http:// or https:// (got "wss://h.example/")'],
+  ['url unparsable', 'legs: [{ name: a, kind: ws, url: "not a url" }]\n', 'legs[0] (a).url: must be a URL starting with ws:// or wss:// (got "not a url")'],
+  ['url with an invalid host', 'legs: [{ name: a, kind: ws, url: "ws://exa mple.com/x" }]\n', 'legs[0] (a).url: has an invalid host "exa mple.com" (got "ws://exa mple.com/x")'],
+  ['url with a bad escape in the host', 'legs: [{ name: a, kind: http, url: "http://h%zz.example/" }]\n', 'legs[0] (a).url: has an invalid host "h%zz.example" (got "http://h%zz.example/")'],
+  ['url with an invalid IPv6 host', 'legs: [{ name: a, kind: ws, url: "wss://[::1/x" }]\n', 'legs[0] (a).url: has an invalid host "[::1" (got "wss://[::1/x")'],
+  ['url with a port too big', 'legs: [{ name: a, kind: ws, url: "wss://h.example:99999/x" }]\n', 'legs[0] (a).url: has an invalid port "99999" (must be from 0 to 65535) (got "wss://h.example:99999/x")'],
+  ['url with a port that is not a number', 'legs: [{ name: a, kind: ws, url: "wss://[::1]:https/x" }]\n', 'legs[0] (a).url: has an invalid port "https" (must be from 0 to 65535) (got "wss://[::1]:https/x")'],
+  ['url without a host', 'legs: [{ name: a, kind: ws, url: "wss://:443/x" }]\n', 'legs[0] (a).url: has no host (got "wss://:443/x")'],
+  ['idle tcp url with an invalid host', 'legs: [{ name: a, kind: idle, url: "tcp://exa mple:9000" }]\n', 'legs[0] (a).url: has an invalid host "exa mple" (got "tcp://exa mple:9000")'],
+  ['url with a wrong scheme and an invalid host', 'legs: [{ name: a, kind: ws, url: "https://exa mple.com/" }]\n', 'legs[0] (a).url: must be a URL starting with ws:// or wss:// (got "https://exa mple.com/")'],
+  ['doh.url with an invalid host', `doh: { url: "https://dns example/q" }\n${oneLeg('')}`, 'doh.url: has an invalid host "dns example" (got "https://dns example/q")'],
+  ['url fragment', 'legs: [{ name: a, kind: ws, url: "wss://h.example/ws#x" }]\n', 'legs[0] (a).url: must not have a #fragment (got "wss://h.example/ws#x")'],
+  ['url userinfo, password hidden', 'legs: [{ name: a, kind: ws, url: "wss://me:secret@h.example/" }]\n', 'legs[0] (a).url: must not contain a username or password (send credentials in headers) (got "wss://me:***@h.example/")'],
+  ['resolve', oneLeg('resolve: dns'), 'legs[0] (a).resolve: must be one of system, doh (got "dns")'],
+  ['pin not an IP', oneLeg('pin: lb.internal'), 'legs[0] (a).pin: must be an IP address (got "lb.internal")'],
+  ['leg interval', oneLeg('interval: 1ms'), 'legs[0] (a).interval: must be a duration of at least 10ms (got "1ms")'],
+  ['leg deadline', oneLeg('deadline: -5s'), 'legs[0] (a).deadline: must be a duration greater than 0 (got "-5s")'],
+  ['leg deadline number', oneLeg('deadline: -5'), 'legs[0] (a).deadline: must be a duration greater than 0 (got -5)'],
+  ['leg connectTimeout', oneLeg('connectTimeout: 10 seconds'), 'legs[0] (a).connectTimeout: must be a duration greater than 0 (got "10 seconds")'],
+  ['leg backoff.max below inherited min', oneLeg('backoff: { max: 100ms }'), 'legs[0] (a).backoff.max: must be at least backoff.min (500ms) (got "100ms")'],
+  ['leg backoff not a mapping', oneLeg('backoff: fast'), 'legs[0] (a).backoff: must be a mapping (got "fast")'],
+  ['tls.insecure', oneLeg('tls: { insecure: yes }'), 'legs[0] (a).tls.insecure: must be true or false (got "yes")'],
+  ['tls.ca empty', oneLeg('tls: { ca: "" }'), 'legs[0] (a).tls.ca: must be a path to a PEM file (got "")'],
+  ['header name', oneLeg('headers: { "X Token": a }'), 'legs[0] (a).headers.X Token: must be a valid HTTP header name (got "X Token")'],
+  ['header value CR/LF', oneLeg('headers: { X-Token: "a\\r\\nX-Evil: 1" }'), 'legs[0] (a).headers.X-Token: must not contain CR, LF or NUL (got "a\\r\\nX-Evil: 1")'],
+  ['header value number', oneLeg('headers: { X-Count: 0123 }'), 'legs[0] (a).headers.X-Count: must be a string (quote numbers and booleans) (got 123)'],
+  ['header value empty', oneLeg('headers: { X-Token: }'), 'legs[0] (a).headers.X-Token: must be a string (got null)'],
+  ['header duplicate by case', oneLeg('headers: { X-Token: a, x-token: b }'), 'legs[0] (a).headers.x-token: duplicate of header "X-Token" (header names are case-insensitive)'],
+  ['headers not a mapping', oneLeg('headers: [a]'), 'legs[0] (a).headers: must be a mapping (got ["a"])'],
+  ['maxPayload too big', oneLeg('maxPayload: 32MiB'), 'legs[0] (a).maxPayload: must be a size from 1B to 16MiB (got "32MiB")'],
+  ['maxPayload zero', oneLeg('maxPayload: 0'), 'legs[0] (a).maxPayload: must be a size from 1B to 16MiB (got 0)'],
+  ['maxPayload fractional bytes', oneLeg('maxPayload: 1.5B'), 'legs[0] (a).maxPayload: must be a size from 1B to 16MiB (got "1.5B")'],
+  ['maxPayload unknown unit', oneLeg('maxPayload: 64kib'), 'legs[0] (a).maxPayload: must be a size from 1B to 16MiB (got "64kib")'],
+  ['maxBody too big', oneLeg('maxBody: 65MiB', HTTP_LEG), 'legs[0] (a).maxBody: must be a size from 1B to 64MiB (got "65MiB")'],
   ['doh.url scheme', `doh: { url: "http://dns.example/dns-query" }\n${oneLeg('')}`, 'doh.url: must be a URL starting with https:// (got "http://dns.example/dns-query")'],
   ['doh.url missing', `doh: { method: GET }\n${oneLeg('')}`, 'doh.url: required (the DoH endpoint, for example https://cloudflare-dns.com/dns-query)'],
   ['doh.method', `doh: { url: "https://dns.example/q", method: get }\n${oneLeg('')}`, 'doh.method: must be one of GET, POST (got "get")'],
@@ -414,28 +440,144 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['doh.minTtl > default maxTtl', `doh: { url: "https://dns.example/q", minTtl: 2h }\n${oneLeg('')}`, 'doh.minTtl: must be at most maxTtl (1h) (got "2h")'],
   ['doh.tls.insecure', `doh: { url: "https://dns.example/q", tls: { insecure: 1 } }\n${oneLeg('')}`, 'doh.tls.insecure: must be true or false (got 1)'],
   ['doh required by a leg', `legs:\n  - { ${WS_LEG} }\n  - { name: b, kind: ws, url: "wss://h.example/", resolve: doh }\n`, 'doh: required because legs[1] uses resolve: doh'],
-  ['pin with resolve: doh', `doh: { url: "https://dns.example/q" }\n${oneLeg('resolve: doh, pin: 10.0.0.10')}`, 'legs[0].pin: cannot be combined with resolve: doh (pin skips DNS) (got "10.0.0.10")'],
-  ['duplicate name', `legs:\n  - { ${WS_LEG} }\n  - { ${HTTP_LEG} }\n`, 'legs[1].name: duplicate of legs[0].name (got "a")'],
-  ['ws key on an http leg', oneLeg('maxPayload: 1MiB', HTTP_LEG), 'legs[0].maxPayload: only valid for kind: ws legs (this leg is kind: http)'],
-  ['http key on a ws leg', oneLeg('maxBody: 1MiB'), 'legs[0].maxBody: only valid for kind: http legs (this leg is kind: ws)'],
+  ['pin with resolve: doh', `doh: { url: "https://dns.example/q" }\n${oneLeg('resolve: doh, pin: 10.0.0.10')}`, 'legs[0] (a).pin: cannot be combined with resolve: doh (pin skips DNS) (got "10.0.0.10")'],
+  ['duplicate name', `legs:\n  - { ${WS_LEG} }\n  - { ${HTTP_LEG} }\n`, 'legs[1] (a).name: duplicate of legs[0].name (got "a")'],
+  ['ws key on an http leg', oneLeg('maxPayload: 1MiB', HTTP_LEG), 'legs[0] (a).maxPayload: only valid for kind: ws legs (this leg is kind: http)'],
+  ['http key on a ws leg', oneLeg('maxBody: 1MiB'), 'legs[0] (a).maxBody: only valid for kind: http legs (this leg is kind: ws)'],
   ['unknown root key', `legz: []\n${oneLeg('')}`, 'legz: unknown key (did you mean "legs"?)'],
   ['unknown root key, far off', `colour: red\n${oneLeg('')}`, 'colour: unknown key (valid keys: listen, metrics, log, dropHistory, defaults, doh, legs)'],
   ['unknown nested key', `metrics: { prefx: a_ }\n${oneLeg('')}`, 'metrics.prefx: unknown key (did you mean "prefix"?)'],
   ['unknown key in defaults', `defaults: { timeout: 1s }\n${oneLeg('')}`, 'defaults.timeout: unknown key (valid keys: interval, deadline, connectTimeout, backoff)'],
   ['unknown key in doh.tls', `doh: { url: "https://dns.example/q", tls: { verify: false } }\n${oneLeg('')}`, 'doh.tls.verify: unknown key (valid keys: ca, insecure)'],
-  ['unknown key in a leg', oneLeg('intervall: 1s'), 'legs[0].intervall: unknown key (did you mean "interval"?)'],
-  ['unknown key in a leg, 3 edits away', oneLeg('intvl: 1s'), 'legs[0].intvl: unknown key (did you mean "interval"?)'],
-  ['unknown key in leg backoff', oneLeg('backoff: { mn: 1s }'), 'legs[0].backoff.mn: unknown key (did you mean "min"?)'],
-  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0].colour: unknown key (valid keys: name, kind, role, url, resolve, pin, dnsRecheck, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload)'],
+  ['unknown key in a leg', oneLeg('intervall: 1s'), 'legs[0] (a).intervall: unknown key (did you mean "interval"?)'],
+  ['unknown key in a leg, 3 edits away', oneLeg('intvl: 1s'), 'legs[0] (a).intvl: unknown key (did you mean "interval"?)'],
+  ['unknown key in leg backoff', oneLeg('backoff: { mn: 1s }'), 'legs[0] (a).backoff.mn: unknown key (did you mean "min"?)'],
+  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0] (a).colour: unknown key (valid keys: name, kind, role, url, resolve, pin, dnsRecheck, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload)'],
 ];
 
 void test('every validation rule reports its exact line', async (t) => {
   for (const [what, yaml, line] of RULES) {
     await t.test(what, () => {
       const err = assertProblems(yaml, [line]);
-      assert.equal(err.key, line.slice(0, line.indexOf(': ')));
+      assert.equal(err.key, keyOf(line));
     });
   }
+});
+
+void test('errors in a config file name the file, line and column, and the leg by name', async (t) => {
+  const file = join(await tempDir(t), 'probe.yaml');
+  await writeFile(
+    file,
+    [
+      'listen: ":9464"',
+      'legs:',
+      '  - name: cloudflare',
+      '    kind: ws',
+      '    url: wss://t3.example.com/probe/ws',
+      '  - name: internal',
+      '    kind: ws',
+      '    url: wss://t3.example.com/probe/ws',
+      '    intervall: 1s',
+      '    pin: x',
+      '  - kind: http',
+      '    url: http://10.0.0.21:8080/probe/healthz',
+      '',
+    ].join('\n'),
+  );
+  await assert.rejects(loadConfigFile(file, { env: {} }), (err: unknown) => {
+    assert.ok(isProbeError(err, 'PROBE_ERR_CONFIG'));
+    assert.deepEqual(err.message.split('\n'), [
+      // An unknown key points at the key, a wrong value at the value, a missing key at its mapping.
+      `${file}:9:5: legs[1] (internal).intervall: unknown key (did you mean "interval"?)`,
+      `${file}:10:10: legs[1] (internal).pin: must be an IP address (got "x")`,
+      `${file}:11:5: legs[2].name: required`,
+    ]);
+    assert.equal(err.key, 'legs[1].intervall');
+    return true;
+  });
+});
+
+void test('a YAML syntax error or an empty file in a config file names the file', async (t) => {
+  const dir = await tempDir(t);
+  const broken = join(dir, 'broken.yaml');
+  await writeFile(broken, `listen: a\nlisten: b\n${oneLeg('')}`);
+  await assert.rejects(loadConfigFile(broken, { env: {} }), {
+    code: 'PROBE_ERR_CONFIG',
+    message: `${broken}:2:1: YAML syntax error: Map keys must be unique`,
+  });
+  const empty = join(dir, 'empty.yaml');
+  await writeFile(empty, '# nothing yet\n');
+  await assert.rejects(loadConfigFile(empty, { env: {} }), {
+    code: 'PROBE_ERR_CONFIG',
+    message: `${empty}: config is empty: expected a mapping with at least a "legs" list`,
+  });
+});
+
+void test('config text without a file gets line:col; a plain object gets the leg name but no position', () => {
+  const err = configError(() => parse('legs:\n  - { name: edge, kind: ws, url: "wss://h.example/", pin: lb.internal }\n'));
+  assert.equal(err.message, '2:59: legs[0] (edge).pin: must be an IP address (got "lb.internal")');
+  assert.equal(err.key, 'legs[0].pin');
+  const plain = configError(() => normalizeConfig({ legs: [{ name: 'edge', kind: 'ws', url: 'wss://h.example/', pin: 'x' }] }, { env: {} }));
+  assert.equal(plain.message, 'legs[0] (edge).pin: must be an IP address (got "x")');
+  assert.equal(plain.key, 'legs[0].pin');
+});
+
+void test('a leg is named in errors only when its name is valid', () => {
+  const err = configError(() =>
+    parse(
+      [
+        'legs:',
+        '  - { name: "bad name", kind: ws, url: "wss://h.example/", pin: x }',
+        '  - { kind: ws, url: "wss://h.example/", pin: y }',
+        '  - { name: 7, kind: ws, url: "wss://h.example/", pin: z }',
+        '',
+      ].join('\n'),
+    ),
+  );
+  assert.deepEqual(err.message.split('\n'), [
+    '2:13: legs[0].name: must be 1 to 64 characters from A-Z a-z 0-9 _ . - (got "bad name")',
+    '2:65: legs[0].pin: must be an IP address (got "x")',
+    '3:5: legs[1].name: required',
+    '3:47: legs[1].pin: must be an IP address (got "y")',
+    '4:13: legs[2].name: must be 1 to 64 characters from A-Z a-z 0-9 _ . - (got 7)',
+    '4:56: legs[2].pin: must be an IP address (got "z")',
+  ]);
+});
+
+void test('positions: nested values, merged values where they are written, dotted header names, env variables', () => {
+  const yaml = [
+    'defaults:',
+    '  backoff:',
+    '    min: 0',
+    'legs:',
+    '  - &base',
+    '    name: a',
+    '    kind: ws',
+    '    url: wss://h.example/',
+    '    deadline: -1s',
+    '    headers:',
+    '      X.Trace: 5',
+    '      "X Token": t',
+    '  - <<: *base',
+    '    name: b',
+    '  - { name: c, kind: http }',
+    '',
+  ].join('\n');
+  const err = configError(() => parse(yaml, { env: { T3PROBE_LISTEN: 'nope' } }));
+  assert.deepEqual(err.message.split('\n'), [
+    'T3PROBE_LISTEN: must be "host:port" (got "nope")',
+    '3:10: defaults.backoff.min: must be a duration greater than 0 (got 0)',
+    '9:15: legs[0] (a).deadline: must be a duration greater than 0 (got "-1s")',
+    '11:16: legs[0] (a).headers.X.Trace: must be a string (quote numbers and booleans) (got 5)',
+    '12:7: legs[0] (a).headers.X Token: must be a valid HTTP header name (got "X Token")',
+    // b has no deadline or headers of its own: they are merged from a, and wrong where a says them.
+    '9:15: legs[1] (b).deadline: must be a duration greater than 0 (got "-1s")',
+    '11:16: legs[1] (b).headers.X.Trace: must be a string (quote numbers and booleans) (got 5)',
+    '12:7: legs[1] (b).headers.X Token: must be a valid HTTP header name (got "X Token")',
+    '15:5: legs[2] (c).url: required',
+  ]);
+  assert.equal(err.key, 'T3PROBE_LISTEN');
+  assert.equal(configError(() => parse('listen: ":9464"\n')).message, '1:1: legs: required (a list of at least one leg)');
 });
 
 void test('more than 10000 legs is an error', () => {
@@ -453,11 +595,12 @@ legs:
   - { name: b, kind: ws, url: "wss://h.example/" }
   - { name: c, kind: ws, url: "wss://h.example/", deadline: -5s }
 `;
-  const err = assertProblems(yaml, [
-    'logg: unknown key (did you mean "log"?)',
-    'listen: must be "host:port" (got "nope")',
-    'legs[0].intervall: unknown key (did you mean "interval"?)',
-    'legs[2].deadline: must be a duration greater than 0 (got "-5s")',
+  const err = configError(() => parse(yaml));
+  assert.deepEqual(err.message.split('\n'), [
+    '3:1: logg: unknown key (did you mean "log"?)',
+    '2:9: listen: must be "host:port" (got "nope")',
+    '5:51: legs[0] (a).intervall: unknown key (did you mean "interval"?)',
+    '7:61: legs[2] (c).deadline: must be a duration greater than 0 (got "-5s")',
   ]);
   assert.equal(err.code, 'PROBE_ERR_CONFIG');
   assert.equal(err.key, 'logg');
@@ -468,7 +611,7 @@ void test('a flood of identical mistakes is capped at 100 lines', () => {
   const legs = Array.from({ length: 150 }, (_, i) => ({ name: `l${i}`, kind: 'ws', url: 'wss://h.example/', deadline: '-5s' }));
   const lines = configError(() => normalizeConfig({ legs }, { env: {} })).message.split('\n');
   assert.equal(lines.length, 101);
-  assert.equal(lines[99], 'legs[99].deadline: must be a duration greater than 0 (got "-5s")');
+  assert.equal(lines[99], 'legs[99] (l99).deadline: must be a duration greater than 0 (got "-5s")');
   assert.equal(lines[100], '... and 50 more problems');
 });
 
@@ -485,13 +628,13 @@ void test('an unreadable or non-PEM tls.ca names the key and the path', async (t
   const dir = await tempDir(t);
   await writeFile(join(dir, 'not.pem'), 'hello');
   const missing = join(dir, 'missing.pem');
-  assertProblems(oneLeg('tls: { ca: missing.pem }'), [`legs[0].tls.ca: cannot read ${missing} (ENOENT) (got "missing.pem")`], {
+  assertProblems(oneLeg('tls: { ca: missing.pem }'), [`legs[0] (a).tls.ca: cannot read ${missing} (ENOENT) (got "missing.pem")`], {
     baseDir: dir,
   });
   assertProblems(`doh: { url: "https://dns.example/q", tls: { ca: ./not.pem } }\n${oneLeg('')}`, [
     `doh.tls.ca: ${join(dir, 'not.pem')} has no PEM certificate in it (got "./not.pem")`,
   ], { baseDir: dir });
-  assertProblems(oneLeg('tls: { ca: . }'), [`legs[0].tls.ca: cannot read ${dir} (EISDIR) (got ".")`], { baseDir: dir });
+  assertProblems(oneLeg('tls: { ca: . }'), [`legs[0] (a).tls.ca: cannot read ${dir} (EISDIR) (got ".")`], { baseDir: dir });
 });
 
 void test('loadConfigFile resolves relative paths against the file, not the cwd', async (t) => {
@@ -591,10 +734,10 @@ void test('ENV_OVERRIDES lists every variable with the key it replaces', () => {
 
 void test('a YAML syntax error names the line and column', () => {
   const err = configError(() => parse('listen: ":9464"\nlegs: [\n  { name: a }\n'));
-  assert.match(err.message, /^YAML syntax error at line \d+, column \d+: /);
+  assert.match(err.message, /^\d+:\d+: YAML syntax error: /);
   assert.equal(err.key, undefined);
   const dup = configError(() => parse(`listen: a\nlisten: b\n${oneLeg('')}`));
-  assert.equal(dup.message, 'YAML syntax error at line 2, column 1: Map keys must be unique');
+  assert.equal(dup.message, '2:1: YAML syntax error: Map keys must be unique');
 });
 
 void test('exponentially nested aliases (billion laughs) are refused, not expanded', () => {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { parseByteSize } from '../config/size.js';
+import { MAX_PAYLOAD_BYTES } from '../config/leg-kinds.js';
 import { startEchoServer } from '../echo/server.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { listenArg, logLevelArg, parseCommand, positiveIntArg } from './args.js';
+import { listenArg, logLevelArg, parseCommand, positiveIntArg, sizeArg } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
 import { ECHO_USAGE } from './usage.js';
 
@@ -26,13 +26,8 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
   const listen = listenArg('--listen', values.listen, { host: '0.0.0.0', port: 8080 });
   const tcpListen = values['tcp-listen'] === undefined ? undefined : listenArg('--tcp-listen', values['tcp-listen'], listen);
   const maxConnections = positiveIntArg('--max-connections', values['max-connections']);
-  let maxPayloadBytes: number | undefined;
-  if (values['max-payload'] !== undefined) {
-    maxPayloadBytes = parseByteSize(values['max-payload']);
-    if (maxPayloadBytes === undefined || maxPayloadBytes < 1) {
-      throw new ProbeError('PROBE_ERR_USAGE', `--max-payload: must be a size such as 64KiB (got ${JSON.stringify(values['max-payload'])})`);
-    }
-  }
+  // The same range as a ws leg's maxPayload, so the far end never refuses what a leg may send.
+  const maxPayloadBytes = sizeArg('--max-payload', values['max-payload'], MAX_PAYLOAD_BYTES);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new ProbeError('PROBE_ERR_USAGE', '--tls-cert and --tls-key must be given together');
   }

@@ -1,9 +1,11 @@
 import { loadConfigFile } from '../config/load.js';
+import type { LegOptions } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Probe } from '../probe.js';
 import { listenArg, logLevelArg, parseCommand } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
+import { formatDurationMs } from '../util/duration.js';
 import { RUN_USAGE } from './usage.js';
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
@@ -26,7 +28,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     log: { level: logLevelArg(values['log-level'], loaded.log.level) },
   };
   if (values.check === true) {
-    const legs = config.legs.map((l) => `  ${l.name} (${l.kind}) ${l.url} via ${l.resolve.mode === 'pin' ? `pin ${l.resolve.address}` : l.resolve.mode}`);
+    const legs = config.legs.map(describeLeg);
     process.stdout.write(`config ok: ${config.legs.length} legs, listen ${config.listen.host}:${config.listen.port}\n${legs.join('\n')}\n`);
     return 0;
   }
@@ -35,4 +37,19 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   await probe.start();
   await onShutdownSignal(() => probe.close(), (message) => logger.info(message));
   return 0;
+}
+
+/**
+ * One --check line per leg, with every setting that was defaulted or inherited made explicit:
+ * `  internal (ws, role internal) wss://t3.example.com/probe/ws via pin 10.0.0.5, interval 1s, deadline 3s`.
+ */
+function describeLeg(leg: LegOptions): string {
+  const via = leg.resolve.mode === 'pin' ? `pin ${leg.resolve.address}` : leg.resolve.mode;
+  // An idle leg has no interval: it stays silent for `idle`, then probes once.
+  const timing =
+    leg.kind === 'idle'
+      ? [`idle ${formatDurationMs(leg.idleMs)}`, ...(leg.keepaliveMs === undefined ? [] : [`keepalive ${formatDurationMs(leg.keepaliveMs)}`])]
+      : [`interval ${formatDurationMs(leg.intervalMs)}`];
+  timing.push(`deadline ${formatDurationMs(leg.deadlineMs)}`);
+  return `  ${leg.name} (${leg.kind}, role ${leg.role}) ${leg.url} via ${via}, ${timing.join(', ')}`;
 }

@@ -1,5 +1,7 @@
 /** Help texts. Kept next to each other so `--help` output stays consistent. */
 import { ENV_OVERRIDES } from '../config/env.js';
+import { MAX_PAYLOAD_BYTES } from '../config/leg-kinds.js';
+import { formatBytes } from '../config/size.js';
 
 export const MAIN_USAGE = `t3-probe: differential connectivity probe
 
@@ -31,7 +33,8 @@ Options:
   -c, --config <file>      YAML config (required)
       --listen <host:port> override the config's listen address
       --log-level <level>  override log.level (fatal|error|warn|info|debug|trace|silent)
-      --check              validate the config, print the normalized legs, and exit
+      --check              validate the config, print each leg's role, resolve mode,
+                           interval and deadline, and exit
   -h, --help
 
 Environment overrides (applied on top of the file):
@@ -48,7 +51,7 @@ Options:
       --listen <host:port>       HTTP/WebSocket address (default 0.0.0.0:8080)
       --tcp-listen <host:port>   also run a plain TCP echo here
       --max-connections <n>      concurrent WebSocket (and TCP) clients (default 1024)
-      --max-payload <size>       largest WebSocket message, e.g. 64KiB (default 64KiB)
+      --max-payload <size>       largest WebSocket message, 1B to ${formatBytes(MAX_PAYLOAD_BYTES)} (default 64KiB)
       --tls-cert <file>          serve HTTPS/WSS with this PEM certificate chain
       --tls-key <file>           ... and this PEM private key
       --log-level <level>        default info

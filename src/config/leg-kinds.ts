@@ -19,6 +19,8 @@ export interface LegKindSpec<K extends LegKind> {
 
 const KiB = 1_024;
 const MiB = 1_048_576;
+/** Largest WebSocket message for a ws leg's maxPayload and `echo --max-payload`: one range for both ends. */
+export const MAX_PAYLOAD_BYTES = 16 * MiB;
 /** Longer than IPVS's 900 s, so a default idle leg catches moby/moby#31208. */
 export const DEFAULT_IDLE_MS = 960_000;
 /** The post-idle probe's deadline unless the leg sets its own `deadline`. */
@@ -29,7 +31,7 @@ export const LEG_KINDS: { readonly [K in LegKind]: LegKindSpec<K> } = {
   ws: {
     schemes: ['ws:', 'wss:'],
     keys: ['maxPayload'],
-    build: (common, leg) => ({ ...common, kind: 'ws', maxPayloadBytes: leg.size('maxPayload', 16 * MiB) ?? 64 * KiB }),
+    build: (common, leg) => ({ ...common, kind: 'ws', maxPayloadBytes: leg.size('maxPayload', MAX_PAYLOAD_BYTES) ?? 64 * KiB }),
   },
   http: {
     schemes: ['http:', 'https:'],

@@ -1,14 +1,16 @@
 /**
  * Loading the t3-probe config: YAML text or file -> validated, normalized ProbeConfig. Every
  * problem is reported at once in one PROBE_ERR_CONFIG, one line per problem, for example
- * `legs[2].deadline: must be a duration greater than 0 (got "-5s")`. The keys are documented in
- * docs/config-reference.md.
+ * `probe.yaml:14:15: legs[2] (t3serve).deadline: must be a duration greater than 0 (got "-5s")`.
+ * Text given without a file gets `14:15:`, a plain object no position at all. The keys are
+ * documented in the README's Configuration section.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ProbeError } from '../errors.js';
-import { ConfigIssues } from './issues.js';
+import { ConfigIssues, documentError } from './issues.js';
+import { yamlLocator } from './locate.js';
 import { normalize } from './schema.js';
 import type { ProbeConfig } from './types.js';
 
@@ -28,25 +30,12 @@ export interface LoadOptions {
  */
 const MAX_ALIAS_COUNT = 100_000;
 
-/** Parse and validate YAML config text. Throws ProbeError('PROBE_ERR_CONFIG'). */
+/**
+ * Parse and validate YAML config text. Throws ProbeError('PROBE_ERR_CONFIG'), each line starting
+ * with the `line:col:` of the problem in `yamlText`.
+ */
 export function parseConfig(yamlText: string, options: LoadOptions = {}): ProbeConfig {
-  const lineCounter = new LineCounter();
-  // merge: true lets a config share leg settings with `<<: *anchor`.
-  const doc = parseDocument(yamlText, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
-  const issues = new ConfigIssues();
-  for (const error of doc.errors) {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    issues.problem('', `YAML syntax error at line ${line}, column ${col}: ${error.message}`);
-  }
-  const syntaxError = issues.toError();
-  if (syntaxError !== undefined) throw syntaxError;
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (err) {
-    throw new ProbeError('PROBE_ERR_CONFIG', `YAML error: ${(err as Error).message}`, { cause: err });
-  }
-  return normalizeConfig(raw, options);
+  return parseYaml(yamlText, options, undefined);
 }
 
 /** Read, parse and validate a YAML config file; relative paths in it are relative to its directory. */
@@ -58,10 +47,32 @@ export async function loadConfigFile(path: string, options: Omit<LoadOptions, 'b
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new ProbeError('PROBE_ERR_CONFIG', `cannot read config file ${path} (${reason})`, { cause: err });
   }
-  return parseConfig(text, { ...options, baseDir: dirname(resolve(path)) });
+  return parseYaml(text, { ...options, baseDir: dirname(resolve(path)) }, path);
 }
 
 /** Validate a config given as a plain object (the shape the YAML parses to). */
 export function normalizeConfig(raw: unknown, options: LoadOptions = {}): ProbeConfig {
   return normalize(raw, { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd() });
+}
+
+/** `fileName`, as the user gave it, starts every error line about the text: `probe.yaml:14:15:`. */
+function parseYaml(yamlText: string, options: LoadOptions, fileName: string | undefined): ProbeConfig {
+  const lineCounter = new LineCounter();
+  // merge: true lets a config share leg settings with `<<: *anchor`.
+  const doc = parseDocument(yamlText, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const issues = new ConfigIssues({ name: fileName });
+  for (const error of doc.errors) issues.syntax(lineCounter.linePos(error.pos[0]), `YAML syntax error: ${error.message}`);
+  const syntaxError = issues.toError();
+  if (syntaxError !== undefined) throw syntaxError;
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    throw documentError(fileName, `YAML error: ${(err as Error).message}`, err);
+  }
+  return normalize(raw, {
+    env: options.env ?? process.env,
+    baseDir: options.baseDir ?? process.cwd(),
+    source: { name: fileName, locate: yamlLocator(doc, lineCounter) },
+  });
 }

@@ -19,8 +19,7 @@ import {
 } from './defaults.js';
 import { readEnvOverrides } from './env.js';
 import { LEG_ROLES, inferRole } from '../attribution/roles.js';
-import { ProbeError } from '../errors.js';
-import { ConfigIssues, formatValue } from './issues.js';
+import { ConfigIssues, documentError, formatValue, type IssueSource } from './issues.js';
 import { LEG_KIND_NAMES, LEG_KINDS, kindOfKey } from './leg-kinds.js';
 import { parseListen } from './listen.js';
 import { type Fail, Section, isMapping } from './section.js';
@@ -39,6 +38,8 @@ export interface NormalizeOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Directory that relative file paths (tls.ca) are resolved against. */
   readonly baseDir: string;
+  /** Where the raw config was parsed from, so errors can point into it. Absent for a plain object. */
+  readonly source?: IssueSource;
 }
 
 const ROOT_KEYS = ['listen', 'metrics', 'log', 'dropHistory', 'defaults', 'doh', 'legs'];
@@ -84,12 +85,19 @@ export function normalize(raw: unknown, options: NormalizeOptions): ProbeConfig 
       raw === null || raw === undefined
         ? 'config is empty: expected a mapping with at least a "legs" list'
         : `config must be a mapping of keys such as listen and legs (got ${formatValue(raw)})`;
-    throw new ProbeError('PROBE_ERR_CONFIG', reason);
+    throw documentError(options.source?.name, reason);
   }
-  const issues = new ConfigIssues();
+  const overrides = readEnvOverrides(options.env);
+  // A value from an environment variable is not in the text: its error names the variable only.
+  const variables = new Set([...overrides.values()].map((override) => override.label));
+  const locate = options.source?.locate;
+  const issues = new ConfigIssues({
+    name: options.source?.name,
+    locate: locate === undefined ? undefined : (path, target) => (variables.has(path) ? undefined : locate(path, target)),
+  });
 
   const loader: Loader = { baseDir: options.baseDir, pems: new Map() };
-  const root = new Section({ issues, overrides: readEnvOverrides(options.env) }, '', raw);
+  const root = new Section({ issues, overrides }, '', raw);
   root.checkKeys(ROOT_KEYS);
 
   const listen = readListen(root) ?? { ...DEFAULT_LISTEN };
@@ -236,7 +244,7 @@ function readHeaders(section: Section): Record<string, string> {
   for (const name of section.keys()) {
     const path = section.keyPath(name);
     if (!HEADER_NAME.test(name)) {
-      section.ctx.issues.invalid(path, 'must be a valid HTTP header name', name);
+      section.ctx.issues.invalid(path, 'must be a valid HTTP header name', name, 'key');
       continue;
     }
     const first = seen.get(name.toLowerCase());
@@ -279,6 +287,10 @@ function readLegs(
   if (items.length === 0) issues.invalid(field.path, 'must have at least 1 leg', items);
   if (items.length > MAX_LEGS) issues.invalid(field.path, `must have at most ${MAX_LEGS} legs`, `${items.length} legs`);
 
+  items.forEach((item, index) => {
+    const name = isMapping(item) ? item['name'] : undefined;
+    if (typeof name === 'string' && LEG_NAME.test(name)) issues.nameLeg(index, name);
+  });
   const names = new Map<string, number>();
   const legs: LegOptions[] = [];
   items.forEach((item, index) => {

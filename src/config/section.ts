@@ -162,11 +162,14 @@ export class Section {
     return this.read(key, (value, fail) => {
       const wanted = `must be a URL starting with ${orList(schemes.map((scheme) => `${scheme}//`))}`;
       if (typeof value !== 'string') return fail(wanted);
+      // The scheme message only when the scheme really is wrong or missing; past it, say what is.
+      const scheme = URL_SCHEME.exec(value)?.[0].toLowerCase();
+      if (scheme === undefined || !schemes.includes(scheme)) return fail(wanted);
       let url: URL;
       try {
         url = new URL(value);
       } catch {
-        return fail(wanted);
+        return fail(whyNotUrl(value.slice(scheme.length)));
       }
       if (!schemes.includes(url.protocol)) return fail(wanted);
       if (url.username !== '' || url.password !== '') {
@@ -185,6 +188,33 @@ export class Section {
       return bytes !== undefined && bytes >= 1 && bytes <= max ? bytes : fail(`must be a size from 1B to ${formatBytes(max)}`);
     });
   }
+}
+
+/** RFC 3986 scheme, with its colon. */
+const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const MAX_PORT = 65_535;
+
+/**
+ * Why `new URL` refused a URL whose scheme is fine (it only says "Invalid URL"). `rest` is what
+ * follows the scheme. The host is tried alone in an http: URL, whose host rules ws: and wss: share.
+ */
+function whyNotUrl(rest: string): string {
+  const authority = /^\/*([^/?#]*)/.exec(rest)?.[1] ?? '';
+  const [host, port] = splitHostPort(authority.slice(authority.lastIndexOf('@') + 1));
+  if (host === '') return 'has no host';
+  if (!URL.canParse(`http://${host}/`)) return `has an invalid host ${JSON.stringify(host)}`;
+  if (!/^\d*$/.test(port) || Number(port) > MAX_PORT) return `has an invalid port ${JSON.stringify(port)} (must be from 0 to ${MAX_PORT})`;
+  return 'is not a valid URL';
+}
+
+/** The port follows the last colon, or the closing bracket of an IPv6 literal. */
+function splitHostPort(hostPort: string): [host: string, port: string] {
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']');
+    return close < 0 ? [hostPort, ''] : [hostPort.slice(0, close + 1), hostPort.slice(close + 1).replace(/^:/, '')];
+  }
+  const colon = hostPort.lastIndexOf(':');
+  return colon < 0 ? [hostPort, ''] : [hostPort.slice(0, colon), hostPort.slice(colon + 1)];
 }
 
 /** "a", "a or b", "a, b or c". */

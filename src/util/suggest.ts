@@ -1,6 +1,7 @@
 /**
  * Nearest-key suggestions for unknown config keys: `intervall` gets `did you mean "interval"?`,
- * anything further away gets the list of keys that are valid at that level.
+ * anything further away gets the list of keys that are valid at that level. The command line uses
+ * them for unknown options and commands.
  */
 
 /** Edit distance (insert, delete, substitute; one each) between two strings. */
@@ -43,4 +44,12 @@ export function unknownKeyReason(key: string, valid: readonly string[]): string 
   return suggestion === undefined
     ? `unknown key (valid keys: ${valid.join(', ')})`
     : `unknown key (did you mean "${suggestion}"?)`;
+}
+
+/**
+ * The nearest candidate for a mistyped command-line word. A short word allows fewer edits, so a
+ * two-letter typo is not "corrected" into an unrelated two-letter option.
+ */
+export function nearestWord(word: string, candidates: readonly string[]): string | undefined {
+  return nearest(word, candidates, Math.min(3, Math.ceil(word.length / 2)));
 }
