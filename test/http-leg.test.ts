@@ -21,7 +21,7 @@ async function series(metrics: ProbeMetrics, family: string, name: string, label
   if (metric === undefined) throw new Error(`no metric ${family}`);
   const { values } = await metric.get();
   return values
-    .filter((v) => (v.metricName ?? family) === name)
+    .filter((v) => ((v as { metricName?: string }).metricName ?? family) === name)
     .filter((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))
     .reduce((sum, v) => sum + v.value, 0);
 }
@@ -64,7 +64,7 @@ test('an http leg polls on one persistent keep-alive connection and measures RTT
   const probe = startLeg(httpLegOptions({ url: `http://127.0.0.1:${server.port}/healthz` }));
   t.after(() => probe.close());
   await probe.up();
-  await waitFor('5 successful requests', async () => (await probe.heartbeats('ok')) >= 5);
+  await waitFor('6 successful requests', async () => (await probe.heartbeats('ok')) >= 6);
   assert.equal(server.sockets, 1, 'every request reused the first connection');
   assert.ok(server.requests >= 6);
   assert.equal(await probe.connected(), 1);
