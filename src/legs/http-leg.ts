@@ -8,7 +8,7 @@
  */
 import { Client, type Dispatcher } from 'undici';
 import type { HttpLegOptions } from '../config/types.js';
-import { ProbeError, isProbeError, toError } from '../errors.js';
+import { ProbeError, errorText, isProbeError, toError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
 import { hostnameOf } from './resolver.js';
@@ -131,7 +131,7 @@ class HttpPollSession implements LegSession {
         throw new ProbeError('PROBE_ERR_REQUEST_TIMEOUT', `GET ${this.#path} took longer than ${this.#options.deadlineMs} ms`, { cause: err });
       }
       this.#hooks.onFailure();
-      throw isProbeError(err) ? err : new ProbeError('PROBE_ERR_CONNECT', toError(err).message, { cause: err });
+      throw isProbeError(err) ? err : new ProbeError('PROBE_ERR_CONNECT', errorText(err), { cause: err });
     } finally {
       clearTimeout(timer);
     }
