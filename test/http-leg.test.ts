@@ -174,7 +174,8 @@ test('every answered GET is an ok heartbeat and an RTT sample, even when the far
 test('the first request on a keep-alive connection is an ok heartbeat and an RTT sample too', async (t) => {
   const server = await startHttpServer({ onRequest: (_req, res) => res.end('ok') });
   t.after(() => server.close());
-  const probe = startLeg(httpLegOptions({ url: `http://127.0.0.1:${server.port}/healthz` }));
+  // A slower interval, so nothing else happens between the first answer and the reads below.
+  const probe = startLeg(httpLegOptions({ url: `http://127.0.0.1:${server.port}/healthz`, intervalMs: 400 }));
   t.after(() => probe.close());
   await probe.up();
   // Right after the first answer: one request, one heartbeat, one sample.
