@@ -69,3 +69,43 @@ export function isProbeError(err: unknown, code?: ErrorCode): err is ProbeError 
 export function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
+
+/**
+ * One line of text for an error and its causes, for logs and /status: the top message, then each
+ * cause's message only where it says something the text does not already say. Wrappers often
+ * carry their cause's message (ours did, and pino's serializer appends every cause's), which
+ * used to read "connect ECONNREFUSED 127.0.0.1:80: connect ECONNREFUSED 127.0.0.1:80".
+ */
+export function errorText(err: unknown): string {
+  let text = '';
+  const seen = new Set<unknown>();
+  for (let current = err, depth = 0; current !== undefined && current !== null && depth < 8 && !seen.has(current); depth++) {
+    seen.add(current);
+    const message = ownMessage(current);
+    if (message !== '' && !text.includes(message)) {
+      // A cause that already says everything said so far (and more) replaces it.
+      text = text === '' || message.includes(text) ? message : `${text}: ${message}`;
+    }
+    current = typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+  }
+  return text === '' ? fallbackText(err) : text;
+}
+
+function ownMessage(value: unknown): string {
+  if (value instanceof Error) {
+    // Happy-eyeballs' AggregateError often has no message of its own; its per-address errors do.
+    if (value.message === '' && value instanceof AggregateError) {
+      return [...new Set((value.errors as unknown[]).map((e) => errorText(e)))].join('; ');
+    }
+    return value.message;
+  }
+  return typeof value === 'string' ? value : '';
+}
+
+function fallbackText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? code : err.name;
+  }
+  return toError(err).message;
+}

@@ -74,8 +74,11 @@ test('attribute --probe names the edge when only the public leg drops, with evid
 test('attribute --probe: both WebSocket legs dropping together blame Traefik/dispatch; a quiet earlier moment is exonerated', async (t) => {
   const { probe, kill, base } = await probeWithFarEnds(t);
   const quiet = new Date().toISOString();
-  // Make the quiet moment clearly older than the fault, with no sleep: wait for heartbeats.
-  await waitFor('a few heartbeats', () => probe.legs.every((l) => l.snapshot().lastRttSeconds !== null));
+  // Make the quiet moment clearly older than the fault, with no sleep: wait for heartbeats. Two
+  // after `quiet` on every leg are at least one interval (100 ms) later, twice the window below.
+  const beats = new Map<string, number>();
+  for (const leg of probe.legs) leg.on('heartbeat', () => beats.set(leg.name, (beats.get(leg.name) ?? 0) + 1));
+  await waitFor('a few heartbeats', () => probe.legs.every((l) => l.snapshot().lastRttSeconds !== null && (beats.get(l.name) ?? 0) >= 2));
   kill('edge');
   kill('lb');
   await waitFor('both ws legs down', () => probe.leg('cloudflare')?.state === 'down' && probe.leg('internal')?.state === 'down');

@@ -1,12 +1,14 @@
 /**
  * A permanent HTTP leg: a GET every interval on one keep-alive connection, straight to the serve
- * process. A 2xx is up; RTT runs from the start of the request to the end of the response body.
- * Requests that had to open a new connection are not RTT samples (their cost lands in the
- * connect phases instead), so the histogram measures the process, not the handshake.
+ * process. Every 2xx is an `ok` heartbeat and an RTT sample, whether or not the request had to
+ * open a connection (a far end that answers HTTP/1.0 closes each one). RTT runs from the request
+ * being written on a connected socket to the response headers: connection setup is already in
+ * the connect phases (dns/tcp/tls), and a slow body is the payload's time, not the process's
+ * answer. The body is still read, up to `maxBodyBytes`, before the next request.
  */
-import { Client } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import type { HttpLegOptions } from '../config/types.js';
-import { ProbeError, isProbeError, toError } from '../errors.js';
+import { ProbeError, errorText, isProbeError, toError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
 import { hostnameOf } from './resolver.js';
@@ -48,7 +50,6 @@ class HttpPollSession implements LegSession {
   readonly #stop = new AbortController();
   #resolveEnded!: (err: Error) => void;
   #timer: NodeJS.Timeout | undefined;
-  #socketsOpened = 0;
   #done = false;
 
   constructor(options: HttpLegOptions, url: URL, address: string, hooks: PollHooks) {
@@ -68,7 +69,6 @@ class HttpPollSession implements LegSession {
       keepAliveTimeout: keepAliveMs,
       keepAliveMaxTimeout: keepAliveMs,
       connect: (_opts, callback) => {
-        this.#socketsOpened++;
         const socket = openTimedSocket(
           { address, port, hostname, secure, tls: options.tls },
           { timeoutMs: options.connectTimeoutMs, onPhase: (phase, seconds) => hooks.onPhase(phase, seconds) },
@@ -117,36 +117,29 @@ class HttpPollSession implements LegSession {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), this.#options.deadlineMs);
     timer.unref();
-    const socketsBefore = this.#socketsOpened;
-    const started = nowNs();
+    let answer: TimedAnswer;
     try {
-      const response = await this.#client.request({
-        method: 'GET',
-        path: this.#path,
-        headers: this.#options.headers,
-        signal: AbortSignal.any([signal, deadline.signal]),
-      });
-      await response.body.dump({ limit: this.#options.maxBodyBytes });
-      if (response.statusCode < 200 || response.statusCode > 299) {
-        this.#hooks.onFailure();
-        throw new ProbeError('PROBE_ERR_HTTP_STATUS', `GET ${this.#path} answered HTTP ${response.statusCode}`, {
-          status: response.statusCode,
-        });
-      }
-      const seconds = secondsSince(started);
-      if (this.#socketsOpened === socketsBefore) this.#hooks.onRtt(seconds);
+      answer = await timedGet(
+        this.#client,
+        { path: this.#path, headers: this.#options.headers, maxBodyBytes: this.#options.maxBodyBytes },
+        AbortSignal.any([signal, deadline.signal]),
+      );
     } catch (err) {
-      if (isProbeError(err, 'PROBE_ERR_HTTP_STATUS')) throw err;
       if (signal.aborted) throw signal.reason;
       if (deadline.signal.aborted) {
         this.#hooks.onTimeout();
         throw new ProbeError('PROBE_ERR_REQUEST_TIMEOUT', `GET ${this.#path} took longer than ${this.#options.deadlineMs} ms`, { cause: err });
       }
       this.#hooks.onFailure();
-      throw isProbeError(err) ? err : new ProbeError('PROBE_ERR_CONNECT', toError(err).message, { cause: err });
+      throw isProbeError(err) ? err : new ProbeError('PROBE_ERR_CONNECT', errorText(err), { cause: err });
     } finally {
       clearTimeout(timer);
     }
+    if (answer.status < 200 || answer.status > 299) {
+      this.#hooks.onFailure();
+      throw new ProbeError('PROBE_ERR_HTTP_STATUS', `GET ${this.#path} answered HTTP ${answer.status}`, { status: answer.status });
+    }
+    this.#hooks.onRtt(answer.rttSeconds);
   }
 
   /** End the session from outside (for example a failed DNS recheck); counted as its drop. */
@@ -176,6 +169,75 @@ class HttpPollSession implements LegSession {
     await this.#client.close().catch(noop);
     this.#resolveEnded(new ProbeError('PROBE_ERR_CLOSED', 'closed by the probe'));
   }
+}
+
+interface TimedAnswer {
+  readonly status: number;
+  /** From the request being written to the first response headers. */
+  readonly rttSeconds: number;
+}
+
+interface TimedGetRequest {
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly maxBodyBytes: number;
+}
+
+/**
+ * One GET, timed by undici's own dispatch hooks rather than around `client.request()`, whose
+ * promise starts before any connection exists and resolves a few turns after the headers.
+ * `onRequestStart` runs synchronously on a connected socket right before undici writes the
+ * request, and `onResponseStart` when the headers are parsed: exactly the interval we want, with
+ * no process-wide diagnostics channel to subscribe and correlate. The body is then read and
+ * dropped; past `maxBodyBytes` the answer counts and the connection is cut, as `dump()` would.
+ */
+function timedGet(client: Client, request: TimedGetRequest, signal: AbortSignal): Promise<TimedAnswer> {
+  signal.throwIfAborted();
+  return new Promise<TimedAnswer>((resolve, reject) => {
+    let writtenNs: bigint | undefined;
+    let rttSeconds: number | undefined;
+    let status = 0;
+    let bodyBytes = 0;
+    let settled = false;
+    let controller: Dispatcher.DispatchController | undefined;
+    const settle = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (err !== undefined) reject(err);
+      else resolve({ status, rttSeconds: rttSeconds ?? 0 });
+    };
+    // A request still queued behind a connect has no controller yet; onRequestStart aborts it.
+    const onAbort = (): void => {
+      const reason = toError(signal.reason);
+      controller?.abort(reason);
+      settle(reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    client.dispatch(
+      { method: 'GET', path: request.path, headers: request.headers },
+      {
+        onRequestStart: (started) => {
+          controller = started;
+          if (signal.aborted) started.abort(toError(signal.reason));
+          else writtenNs = nowNs();
+        },
+        onResponseStart: (_controller, statusCode) => {
+          // A 1xx (103 Early Hints) is already the far end answering; the final status decides.
+          if (rttSeconds === undefined && writtenNs !== undefined) rttSeconds = secondsSince(writtenNs);
+          status = statusCode;
+        },
+        onResponseData: (running, chunk) => {
+          bodyBytes += chunk.length;
+          if (bodyBytes <= request.maxBodyBytes) return;
+          settle(undefined);
+          running.abort(new ProbeError('PROBE_ERR_CLOSED', `body longer than ${request.maxBodyBytes} bytes, connection cut`));
+        },
+        onResponseEnd: () => settle(undefined),
+        onResponseError: (_controller, err) => settle(err),
+      },
+    );
+  });
 }
 
 function noop(): void {}

@@ -6,13 +6,18 @@
  * A subclass only knows how to open one session (`openSession`). Drops are transitions into
  * `down`: a session that ended, or the very first connect failing. Failed retries while already
  * down are not drops; they only update `currentError`.
+ *
+ * A drop is expected, so its `warn` line is for an operator: reason, the code chain and one line
+ * of text (`errorText`), no stack. The error itself, stack and causes, goes to a `debug` line.
+ * Every kind's errors pass through here, so this is also where a platform error that reached the
+ * leg unwrapped gets the PROBE_ERR_CONNECT code the other kinds give it.
  */
 import { EventEmitter } from 'node:events';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import type { LegRole } from '../attribution/roles.js';
 import type { BackoffOptions, LegKind } from '../config/types.js';
-import { ProbeError, toError, type IdleExpiry } from '../errors.js';
+import { ProbeError, errorText, isProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { abortableDelay } from '../util/abortable-delay.js';
@@ -260,17 +265,20 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     }
   }
 
-  #onConnectFailed(error: Error): void {
+  #onConnectFailed(failure: Error): void {
     if (this.#abort.signal.aborted) return;
+    const error = withProbeCode(failure);
     this.#attempts++;
     const reason = reasonOf(error);
-    this.#currentError = { reason, code: errorCodeChain(error), message: error.message };
+    this.#currentError = { reason, code: errorCodeChain(error), message: errorText(error) };
     if (this.#state === 'connecting') {
       // The first connect failed: that is a drop (the leg never came up), counted once.
       this.#markDown(error);
       return;
     }
-    this.log.debug({ reason, code: this.#currentError.code, attempt: this.#attempts }, 'reconnect attempt failed');
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ ...this.#currentError, attempt: this.#attempts, err: error }, 'reconnect attempt failed');
+    }
   }
 
   #markUp(): void {
@@ -291,9 +299,11 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     this.#setState('up');
   }
 
-  #markDown(error: Error): void {
+  #markDown(failure: Error): void {
+    const error = withProbeCode(failure);
     const reason = reasonOf(error);
     const code = errorCodeChain(error);
+    const message = errorText(error);
     const upForSeconds = this.#upSinceNs === undefined ? null : secondsSince(this.#upSinceNs);
     this.#upSinceNs = undefined;
     const at = Date.now();
@@ -303,7 +313,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       kind: this.kind,
       reason,
       code,
-      message: error.message,
+      message,
       at,
       time: new Date(at).toISOString(),
       upForSeconds,
@@ -315,23 +325,24 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     };
     this.#drops++;
     this.#lastDrop = event;
-    this.#currentError ??= { reason, code, message: error.message };
+    this.#currentError ??= { reason, code, message };
     this.metrics.setConnected(false);
     this.metrics.recordDrop(reason, upForSeconds ?? undefined, at);
     this.log.warn(
       {
         reason,
         code,
+        message,
         closeCode: event.closeCode,
         closeReason: details?.closeReason,
         status: event.status,
         expiry: event.expiry,
         upForSeconds,
         lastRttSeconds: this.#lastRtt,
-        err: error,
       },
       'leg dropped',
     );
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ reason, code, err: error }, 'leg dropped: error detail');
     this.#setState('down');
     this.emit('drop', event);
   }
@@ -343,4 +354,16 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     this.#since = Date.now();
     this.emit('state', next, previous);
   }
+}
+
+/**
+ * The ws and http legs wrap platform errors in PROBE_ERR_CONNECT themselves; an idle leg's echo
+ * channel (shared with idle-check) rejects with the raw socket or TLS error. Wrap such an error
+ * once, here, so the code chain reads PROBE_ERR_CONNECT/ECONNREFUSED on every kind. reasonOf
+ * looks through PROBE_ERR_CONNECT to its cause, so the reason does not change. An error with no
+ * code at all stays as it is: there is nothing to say it was a connection failure.
+ */
+function withProbeCode(error: Error): Error {
+  if (isProbeError(error) || errorCodeChain(error) === 'UNKNOWN') return error;
+  return new ProbeError('PROBE_ERR_CONNECT', errorText(error), { cause: error });
 }

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import WebSocket from 'ws';
 import type { WsLegOptions } from '../config/types.js';
-import { ProbeError, isProbeError } from '../errors.js';
+import { ProbeError, errorText, isProbeError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
 import { UrlLeg } from './url-leg.js';
@@ -119,7 +119,7 @@ function connectError(err: Error, socketError: Error | undefined): Error {
   // The socket's own error (ECONNREFUSED, TLS alert, reset) is more precise than ws's wrapper.
   const underlying = socketError ?? err;
   if (isProbeError(underlying)) return underlying;
-  return new ProbeError('PROBE_ERR_CONNECT', underlying.message, { cause: underlying });
+  return new ProbeError('PROBE_ERR_CONNECT', errorText(underlying), { cause: underlying });
 }
 
 /** One open WebSocket with its heartbeat running. */
@@ -147,11 +147,11 @@ class WsHeartbeatSession implements LegSession {
       onTimeout: (err) => this.#end(err),
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#tracker.receive(data, isBinary));
-    ws.on('error', (err) => this.#end(socketError() ?? new ProbeError('PROBE_ERR_PROTOCOL', err.message, { cause: err })));
+    ws.on('error', (err) => this.#end(socketError() ?? new ProbeError('PROBE_ERR_PROTOCOL', errorText(err), { cause: err })));
     ws.on('close', (code: number, reason: Buffer) => {
       const underlying = socketError();
       if (underlying !== undefined) {
-        this.#end(new ProbeError('PROBE_ERR_CONNECT', underlying.message, { cause: underlying }));
+        this.#end(new ProbeError('PROBE_ERR_CONNECT', errorText(underlying), { cause: underlying }));
         return;
       }
       const text = reason.toString('utf8').slice(0, 128);
