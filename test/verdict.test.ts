@@ -186,3 +186,12 @@ test('an idle leg that dropped for another reason than idle expiry (its control 
   // An ongoing outage of the idle leg without a known expiry is not a middlebox's either.
   assert.equal(verdictOf([drop('swarm-vip', 'reset', -200_000)], { downSpans: [{ leg: 'swarm-vip', from: T - 200_000, to: null }] }).verdict, 'idle_far_end');
 });
+
+test('a probe with thousands of legs gets a readable summary', () => {
+  const legs = Array.from({ length: 5_000 }, (_, i) => ({ name: `leg${i}`, role: 'public' as const }));
+  const drops = Array.from({ length: 2_000 }, (_, i) => ({ leg: `leg${i}`, reason: 'timeout' as const, at: T + i, lastRttSeconds: null }));
+  const v = attribute({ at: T, windowMs: 120_000, burstMs: 3_000, now: T + 600_000, legs, drops });
+  assert.equal(v.cleanLegs.length, 3_000);
+  assert.match(v.summary, /leg0 \(timeout\), leg1 \(timeout\), .* and 1991 more dropped together/);
+  assert.ok(v.summary.length < 1_000, `${v.summary.length} characters`);
+});

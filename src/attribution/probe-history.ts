@@ -23,9 +23,16 @@ export interface LegNow {
 }
 
 export function downSpansOf(drops: readonly RingDrop[], legs: readonly LegNow[]): DownSpan[] {
+  // Grouped once: a probe with thousands of legs and a full ring answers /status in linear time.
+  const byLeg = new Map<string, RingDrop[]>();
+  for (const drop of [...drops].sort((a, b) => a.at - b.at)) {
+    const own = byLeg.get(drop.leg);
+    if (own === undefined) byLeg.set(drop.leg, [drop]);
+    else own.push(drop);
+  }
   const spans: DownSpan[] = [];
   for (const leg of legs) {
-    const own = drops.filter((d) => d.leg === leg.name).sort((a, b) => a.at - b.at);
+    const own = byLeg.get(leg.name) ?? [];
     own.forEach((drop, i) => {
       const next = own[i + 1];
       let to: number | null;

@@ -221,7 +221,8 @@ export function attribute(input: AttributionInput): Verdict {
   const from = input.at - input.windowMs;
   const to = Math.max(from, Math.min(input.at + input.windowMs, input.now));
   const coverage = coverageOf(input.observed, from, to);
-  const roleOf = (leg: string): LegRole | undefined => input.legs.find((l) => l.name === leg)?.role;
+  const roleByLeg = new Map(input.legs.map((l) => [l.name, l.role]));
+  const roleOf = (leg: string): LegRole | undefined => roleByLeg.get(leg);
   const inWindow = input.drops.filter((d) => d.at >= from && d.at <= to).sort((a, b) => a.at - b.at);
 
   const bursts: DropBurst[] = [];
@@ -245,10 +246,12 @@ export function attribute(input: AttributionInput): Verdict {
     ...(input.downSpans ?? []).filter((s) => s.from <= to && (s.to === null || s.to >= from)).map((s) => s.leg),
     ...(input.downLegs ?? []),
   ];
-  const downLegs = [...new Set(downInWindow)].filter((leg) => !legsWithDrops.includes(leg));
+  const dropping = new Set(legsWithDrops);
+  const downLegs = [...new Set(downInWindow)].filter((leg) => !dropping.has(leg));
   const droppedLegs = [...legsWithDrops, ...downLegs];
   const rttSpikes = (input.rtt ?? []).map(spikeOf).filter((s): s is RttSpike => s !== undefined);
-  const cleanCandidates = input.legs.map((l) => l.name).filter((name) => !droppedLegs.includes(name) && !rttSpikes.some((s) => s.leg === name));
+  const notClean = new Set([...droppedLegs, ...rttSpikes.map((s) => s.leg)]);
+  const cleanCandidates = input.legs.map((l) => l.name).filter((name) => !notClean.has(name));
 
   // The burst nearest the reported moment decides; the others stay in the evidence.
   let decidingBurst: number | null = null;
@@ -359,8 +362,12 @@ function describeBurst(burst: DropBurst, ctx: SummaryContext): string {
   return `${list(what)} ${together} ${when}${clean}: ${tail}.${all}${otherText}${ongoingText}`;
 }
 
+/** At most this many names in one sentence; a probe may hold thousands of legs. */
+const MAX_NAMES_LISTED = 10;
+
 function list(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
+  if (items.length > MAX_NAMES_LISTED) return `${items.slice(0, MAX_NAMES_LISTED - 1).join(', ')} and ${items.length - MAX_NAMES_LISTED + 1} more`;
   return `${items.slice(0, -1).join(', ')} and ${items.at(-1) ?? ''}`;
 }
 
