@@ -16,6 +16,7 @@ import { ProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { abortableDelay } from '../util/abortable-delay.js';
+import type { IdleLegStatus } from './idle-leg.js';
 import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
 
 export type LegState = 'connecting' | 'up' | 'down' | 'closed';
@@ -63,6 +64,8 @@ export interface LegStatus {
   /** While down: why the latest attempt failed. */
   readonly currentError: { readonly reason: Reason; readonly code: string; readonly message: string } | null;
   readonly remoteAddress: string | null;
+  /** Idle legs only: the current silence, the checks so far, and the control connection. */
+  readonly idle?: IdleLegStatus;
 }
 
 export interface LegDeps {
@@ -145,6 +148,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   }
 
   snapshot(): LegStatus {
+    const idle = this.idleStatus();
     return {
       name: this.name,
       kind: this.kind,
@@ -157,10 +161,16 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       reconnectAttempts: this.#attempts,
       currentError: this.#currentError,
       remoteAddress: this.#remoteAddress,
+      ...(idle === undefined ? {} : { idle }),
     };
   }
 
   // ---- hooks for subclasses -------------------------------------------------------------
+
+  /** What an idle leg adds to its snapshot; other kinds add nothing. */
+  protected idleStatus(): IdleLegStatus | undefined {
+    return undefined;
+  }
 
   protected recordRtt(seconds: number, result: HeartbeatResult = 'ok'): void {
     this.#lastRtt = seconds;

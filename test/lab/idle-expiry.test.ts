@@ -133,11 +133,12 @@ test('restarting the echo behind the VIP during the idle period is inconclusive 
   const report = JSON.parse(check.stdout) as IdleCheckReport;
   assert.equal(report.rungs[0]?.result, 'inconclusive');
   assert.equal(report.ok, false);
-  assert.equal(report.control?.reason, 'closed');
+  // The killed echo's kernel sends FIN, or RST when a control heartbeat was still unread.
+  assert.ok(report.control?.reason === 'closed' || report.control?.reason === 'reset', JSON.stringify(report.control));
   assert.equal(report.bracket.expiredSeconds, null);
 });
 
-test('restarting the echo behind the VIP during the idle period drops the permanent idle leg as inconclusive (closed), not idle_expired', { timeout: 60_000 }, async (t) => {
+test('restarting the echo behind the VIP during the idle period drops the permanent idle leg as inconclusive (closed or reset), not idle_expired', { timeout: 60_000 }, async (t) => {
   if (!requireLab(t)) return;
   const vip = await createVipLab(t, { conntrackTimeoutS: TIMEOUT_S });
   const dir = vip.lab.tempDir();
@@ -151,8 +152,8 @@ test('restarting the echo behind the VIP during the idle period drops the perman
   await vip.restartEcho();
   await waitFor('the idle leg dropped', () => lines('leg dropped').length >= 1, { timeoutMs: 15_000, everyMs: 100 });
   const drop = lines('leg dropped')[0] ?? {};
-  assert.equal(drop.reason, 'closed', JSON.stringify(drop));
-  assert.equal(drop.code, 'PROBE_ERR_IDLE_INCONCLUSIVE/PROBE_ERR_PEER_CLOSED');
+  const reason = String(drop.reason);
+  assert.equal(drop.code, reason === 'reset' ? 'PROBE_ERR_IDLE_INCONCLUSIVE/ECONNRESET' : 'PROBE_ERR_IDLE_INCONCLUSIVE/PROBE_ERR_PEER_CLOSED', JSON.stringify(drop));
   const scrape = await vip.lab.exec(
     vip.client,
     process.execPath,
@@ -162,5 +163,5 @@ test('restarting the echo behind the VIP during the idle period drops the perman
   assert.match(scrape.stdout, /^t3probe_idle_checks_total\{leg="vip",result="inconclusive"\} 1$/m);
   assert.match(scrape.stdout, /^t3probe_idle_checks_total\{leg="vip",result="expired"\} 0$/m);
   assert.match(scrape.stdout, /^t3probe_disconnects_total\{leg="vip",reason="idle_expired"\} 0$/m);
-  assert.match(scrape.stdout, /^t3probe_disconnects_total\{leg="vip",reason="closed"\} 1$/m);
+  assert.match(scrape.stdout, new RegExp(`^t3probe_disconnects_total\\{leg="vip",reason="${reason}"\\} 1$`, 'm'));
 });
