@@ -160,6 +160,7 @@ test('the far end killed mid-idle is inconclusive: exit 1 even for --expect expi
       // A killed far end sends FIN, or RST when a heartbeat was still unread in its socket.
       assert.deepEqual([report.control.reason, report.control.code.replace(/^.*ECONNRESET$/, 'ECONNRESET')], report.control.reason === 'reset' ? ['reset', 'ECONNRESET'] : ['closed', 'PROBE_ERR_PEER_CLOSED']);
       assert.ok(Math.abs(Date.parse(report.control.failedAt) - killedAt) < 1_000, report.control.failedAt);
+      assert.match(run.out.stderr, /^idle-check: inconclusive: the control connection dropped too, at \S+: the far end or the whole path went away$/m);
     }
   }
 });

@@ -159,6 +159,10 @@ async function idleCheck(argv: readonly string[]): Promise<number> {
       },
     );
     process.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    // The text report says so itself; a JSON run's log should too.
+    if (values.json === true && report.inconclusive && report.control !== null) {
+      process.stderr.write(`idle-check: inconclusive: the control connection dropped too, at ${report.control.failedAt}: the far end or the whole path went away\n`);
+    }
     return report.ok ? 0 : 1;
   } finally {
     clearInterval(progress);
