@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import { startEchoServer } from '../src/echo/server.js';
 import { idleLadder } from '../src/idle-check/ladder.js';
 import { summarize, type IdleCheckReport, type RungResult } from '../src/idle-check/run.js';
 import { freePort } from './helpers/servers.js';
-import { runCli, type CliResult } from './helpers/cli.js';
-import { startScriptedTcpServer } from './helpers/tcp-servers.js';
+import { CLI, runCli, type CliResult } from './helpers/cli.js';
+import { startForgetfulTcpServer } from './helpers/tcp-servers.js';
+import { waitFor } from './helpers/wait.js';
 
 function idleCheck(t: TestContext, args: string[]): Promise<CliResult> {
   return runCli(t, ['idle-check', ...args]);
@@ -17,15 +21,26 @@ function idleCheck(t: TestContext, args: string[]): Promise<CliResult> {
  * conntrack in network namespaces).
  */
 async function forgetfulEcho(t: TestContext, timeoutMs: number) {
-  const last = new WeakMap<object, number>();
-  const server = await startScriptedTcpServer((_n, socket) => {
-    const now = performance.now();
-    const previous = last.get(socket);
-    last.set(socket, now);
-    return previous !== undefined && now - previous > timeoutMs ? 'swallow' : 'echo';
-  });
+  const server = await startForgetfulTcpServer(timeoutMs, 'swallow');
   t.after(() => server.close());
   return server;
+}
+
+/** Start the CLI and hand it back while it runs, so a test can act on the far end meanwhile. */
+function startIdleCheck(t: TestContext, args: readonly string[]) {
+  const child = spawn(process.execPath, [CLI, 'idle-check', ...args]);
+  t.after(() => child.kill('SIGKILL'));
+  const out = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out.stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (out.stderr += c));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { out, exited };
+}
+
+/** Exactly one JSON object, and nothing else, on stdout. */
+function onlyJson(stdout: string): Record<string, unknown> {
+  assert.ok(stdout.trim().startsWith('{'), `stdout is not one JSON object: ${JSON.stringify(stdout)}`);
+  return JSON.parse(stdout) as Record<string, unknown>;
 }
 
 test('the idle ladder is evenly spaced from min to max', () => {
@@ -87,7 +102,7 @@ test('--sweep brackets the path idle timeout in one run with connections opened 
   assert.equal(run.code, 1, 'expect survive fails when some rungs expired');
   const report = JSON.parse(run.stdout) as IdleCheckReport;
   assert.equal(report.rungs.length, 8);
-  assert.equal(server.accepted, 8);
+  assert.equal(server.idle.accepted, 8);
   const { survivedSeconds, expiredSeconds } = report.bracket;
   assert.ok(survivedSeconds !== null && expiredSeconds !== null);
   assert.ok(survivedSeconds <= 1 && expiredSeconds >= 1, `bracket ${survivedSeconds}..${expiredSeconds} contains 1 s`);
@@ -112,4 +127,117 @@ test('idle-check exits 2 when the first connection fails, and on usage errors', 
     assert.equal(run.code, 2, args.join(' '));
     assert.match(run.stderr, message);
   }
+});
+
+test('the far end killed mid-idle is inconclusive: exit 1 even for --expect expire, with the control outcome in JSON', async (t) => {
+  const text = await startForgetfulTcpServer(60_000, 'swallow');
+  const json = await startForgetfulTcpServer(60_000, 'swallow');
+  t.after(() => Promise.all([text.close(), json.close()]));
+  const runs = [
+    { server: text, run: startIdleCheck(t, ['--target', text.url, '--idle', '3s', '--deadline', '500ms', '--expect', 'expire']) },
+    { server: json, run: startIdleCheck(t, ['--target', json.url, '--idle', '3s', '--deadline', '500ms', '--expect', 'expire', '--json']) },
+  ];
+  for (const { server, run } of runs) {
+    // One second into the wait (the CLI's progress line), every connection verified: kill the far end.
+    await waitFor('the idle period to be under way', () => run.out.stderr.includes('elapsed') && server.accepted > 0 && server.receivedAt.every((c) => c.length > 0), {
+      timeoutMs: 10_000,
+    });
+    const killedAt = Date.now();
+    await server.close();
+    assert.equal(await run.exited, 1, run.out.stdout + run.out.stderr);
+    if (server === text) {
+      assert.match(run.out.stdout, /idle +3s: INCONCLUSIVE/);
+      const line = /^inconclusive: the control connection dropped too, at (\S+): the far end or the whole path went away$/m.exec(run.out.stdout);
+      assert.ok(line, run.out.stdout);
+      assert.ok(Math.abs(Date.parse(line[1] ?? '') - killedAt) < 1_000, line[1]);
+      assert.doesNotMatch(run.out.stdout, /EXPIRED|expected expire: OK/);
+    } else {
+      const report = onlyJson(run.out.stdout) as unknown as IdleCheckReport;
+      assert.equal(report.ok, false);
+      assert.equal(report.rungs[0]?.result, 'inconclusive');
+      assert.deepEqual(report.bracket, { survivedSeconds: null, expiredSeconds: null });
+      assert.ok(report.control !== null);
+      // A killed far end sends FIN, or RST when a heartbeat was still unread in its socket.
+      assert.deepEqual([report.control.reason, report.control.code.replace(/^.*ECONNRESET$/, 'ECONNRESET')], report.control.reason === 'reset' ? ['reset', 'ECONNRESET'] : ['closed', 'PROBE_ERR_PEER_CLOSED']);
+      assert.ok(Math.abs(Date.parse(report.control.failedAt) - killedAt) < 1_000, report.control.failedAt);
+      assert.match(run.out.stderr, /^idle-check: inconclusive: the control connection dropped too, at \S+: the far end or the whole path went away$/m);
+    }
+  }
+});
+
+test('a sweep whose far end is killed between rungs is no bracket and not OK, even for --expect expire', async (t) => {
+  const server = await startForgetfulTcpServer(60_000, 'swallow');
+  t.after(() => server.close());
+  const run = startIdleCheck(t, ['--target', server.url, '--sweep', '1s..3s', '--steps', '3', '--deadline', '500ms', '--expect', 'expire', '--json']);
+  // The 1 s rung's probe has arrived (and been echoed): kill the far end before the 2 s rung.
+  await waitFor('the 1 s rung probed', () => server.idle.receivedAt.some((c) => c.length >= 2), { timeoutMs: 5_000 });
+  await server.close();
+  assert.equal(await run.exited, 1, run.out.stdout + run.out.stderr);
+  const report = onlyJson(run.out.stdout) as unknown as IdleCheckReport;
+  assert.deepEqual(report.rungs.map((r) => [r.idleSeconds, r.result]), [[1, 'survived'], [2, 'inconclusive'], [3, 'inconclusive']]);
+  assert.equal(report.bracket.expiredSeconds, null, 'inconclusive rungs are no expiry');
+  assert.deepEqual(report.matches, []);
+  assert.equal(report.ok, false);
+  assert.ok(report.control?.reason === 'closed' || report.control?.reason === 'reset', JSON.stringify(report.control));
+});
+
+test('the bracket and ok ignore inconclusive rungs; --expect expire is not OK when the only deaths are inconclusive', () => {
+  const rung = (idleSeconds: number, result: RungResult['result']): RungResult => ({ idleSeconds, result, measuredIdleSeconds: idleSeconds });
+  const base = { target: new URL('tcp://10.0.0.1:9000'), expect: 'expire' as const, deadlineMs: 5_000 };
+  const control = { failedAt: new Date(0).toISOString(), reason: 'closed' as const, code: 'PROBE_ERR_PEER_CLOSED' };
+  const onlyInconclusive = summarize(base, [rung(870, 'survived'), rung(930, 'inconclusive')], control);
+  assert.deepEqual(onlyInconclusive.bracket, { survivedSeconds: 870, expiredSeconds: null });
+  assert.equal(onlyInconclusive.ok, false);
+  assert.equal(onlyInconclusive.inconclusive, true);
+  // A real bracket below the far end's death still stands, but the run as a whole is not OK.
+  const mixed = summarize(base, [rung(870, 'survived'), rung(930, 'expired'), rung(1200, 'inconclusive')], control);
+  assert.deepEqual(mixed.bracket, { survivedSeconds: 870, expiredSeconds: 930 });
+  assert.equal(mixed.inconsistent, false);
+  assert.equal(mixed.ok, false);
+});
+
+test('--json writes exactly one JSON object on stdout for a refused port and for usage errors, with exit 2', async (t) => {
+  const refused = await idleCheck(t, ['--target', `tcp://127.0.0.1:${await freePort()}`, '--idle', '1s', '--json']);
+  assert.equal(refused.code, 2, refused.stderr);
+  const connect = onlyJson(refused.stdout);
+  assert.equal(connect.code, 'PROBE_ERR_CONNECT');
+  assert.match(String(connect.error), /first connection to tcp:\/\/127\.0\.0\.1:\d+ failed: .*ECONNREFUSED/);
+  for (const args of [
+    ['--target', 'tcp://x:1', '--idle', 'soon', '--json'],
+    ['--json', '--target', 'tcp://x:1', '--bogus'],
+    ['--json'],
+  ]) {
+    const run = await idleCheck(t, args);
+    assert.equal(run.code, 2, args.join(' '));
+    const report = onlyJson(run.stdout);
+    assert.equal(report.code, 'PROBE_ERR_USAGE', args.join(' '));
+    assert.equal(typeof report.error, 'string');
+  }
+});
+
+test('--control-interval is validated: at least 100ms, at most half the shortest idle', async (t) => {
+  for (const [args, message] of [
+    [['--control-interval', '50ms'], /--control-interval: must be at least 100ms \(got "50ms"\)/],
+    [['--control-interval', '3s'], /--control-interval: must be at most half the shortest idle \(4s\) \(got "3s"\)/],
+    [['--control-interval', 'often'], /--control-interval: must be a duration/],
+  ] as const) {
+    const run = await idleCheck(t, ['--target', 'tcp://x:1', '--idle', '4s', ...args]);
+    assert.equal(run.code, 2, args.join(' '));
+    assert.match(run.stderr, message);
+  }
+});
+
+test('in a terminal, each rung is printed once (not as progress on stderr and again in the report)', async (t) => {
+  const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 }, tcpListen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => echo.close());
+  const command = [process.execPath, CLI, 'idle-check', '--target', `tcp://127.0.0.1:${echo.tcpAddress?.port}`, '--sweep', '300ms..600ms', '--steps', '2'];
+  // script(1) runs the CLI on a pseudo-terminal: stdout and stderr are the same TTY.
+  const { stdout } = await promisify(execFile)('script', ['-qec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], { encoding: 'utf8' });
+  assert.equal(stdout.match(/idle +300ms: survived/g)?.length, 1, stdout);
+  assert.equal(stdout.match(/idle +600ms: survived/g)?.length, 1, stdout);
+  assert.match(stdout, /expected survive: OK/);
+  // Piped (not a terminal), the rungs still stream to stderr as they finish, for logs.
+  const piped = await idleCheck(t, ['--target', `tcp://127.0.0.1:${echo.tcpAddress?.port}`, '--sweep', '300ms..600ms', '--steps', '2']);
+  assert.match(piped.stderr, /idle +300ms: survived/);
+  assert.match(piped.stdout, /idle +300ms: survived/);
 });

@@ -1,6 +1,8 @@
+import { fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { ProbeError } from '../errors.js';
+import { MIN_CONTROL_INTERVAL_MS, defaultControlIntervalMs } from '../config/leg-kinds.js';
+import { ProbeError, isProbeError } from '../errors.js';
 import { idleLadder } from '../idle-check/ladder.js';
 import { formatReport, formatRung } from '../idle-check/report.js';
 import { FirstConnectionError, runIdleCheck, type Expectation } from '../idle-check/run.js';
@@ -10,7 +12,50 @@ import { IDLE_CHECK_USAGE } from './usage.js';
 
 const MAX_STEPS = 200;
 
+/**
+ * With --json, stdout carries exactly one JSON object whatever happens: the report, or
+ * `{ error, code }` for a usage error (flag parsing included), a failed first connection or
+ * anything else, with the same exit codes as without --json.
+ */
 export async function idleCheckCommand(argv: readonly string[]): Promise<number> {
+  // Read before parsing: a flag parsing error must still come out as JSON.
+  const json = argv.includes('--json');
+  try {
+    return await idleCheck(argv);
+  } catch (err) {
+    if (err instanceof FirstConnectionError) {
+      process.stderr.write(`t3-probe idle-check: ${err.message}\n`);
+      if (json) writeJsonError(err);
+      return 2;
+    }
+    if (!json) throw err;
+    const usage = isProbeError(err) && (err.code === 'PROBE_ERR_USAGE' || err.code === 'PROBE_ERR_CONFIG');
+    process.stderr.write(`t3-probe idle-check: ${(err as Error).message}\n`);
+    writeJsonError(err);
+    return usage ? 2 : 1;
+  }
+}
+
+function writeJsonError(err: unknown): void {
+  const code = (err as { code?: unknown }).code;
+  process.stdout.write(`${JSON.stringify({ error: (err as Error).message ?? String(err), code: typeof code === 'string' ? code : 'UNKNOWN' }, null, 2)}\n`);
+}
+
+/**
+ * When stdout and stderr are one terminal, a rung line on stderr as it finishes and the same line
+ * in the report on stdout would show every rung twice: then only the report lists them. Piped or
+ * redirected, stderr keeps streaming rungs as they finish (logs of a long CI run want them).
+ */
+export function echoRungsToStderr(): boolean {
+  if (process.stdout.isTTY !== true || process.stderr.isTTY !== true) return true;
+  try {
+    return fstatSync(1).rdev !== fstatSync(2).rdev;
+  } catch {
+    return false;
+  }
+}
+
+async function idleCheck(argv: readonly string[]): Promise<number> {
   const values = parseCommand(
     argv,
     {
@@ -25,6 +70,7 @@ export async function idleCheckCommand(argv: readonly string[]): Promise<number>
       ca: { type: 'string' },
       insecure: { type: 'boolean' },
       'connect-timeout': { type: 'string' },
+      'control-interval': { type: 'string' },
       json: { type: 'boolean' },
     },
     IDLE_CHECK_USAGE,
@@ -55,6 +101,18 @@ export async function idleCheckCommand(argv: readonly string[]): Promise<number>
   const deadlineMs = durationArg('--deadline', values.deadline) ?? 5_000;
   const keepaliveMs = durationArg('--keepalive', values.keepalive);
   const connectTimeoutMs = durationArg('--connect-timeout', values['connect-timeout']) ?? 10_000;
+  const shortestMs = Math.min(...idlesMs);
+  const controlIntervalMs = durationArg('--control-interval', values['control-interval']) ?? defaultControlIntervalMs(shortestMs);
+  if (values['control-interval'] !== undefined) {
+    const got = JSON.stringify(values['control-interval']);
+    if (controlIntervalMs < MIN_CONTROL_INTERVAL_MS) {
+      throw new ProbeError('PROBE_ERR_USAGE', `--control-interval: must be at least ${formatDurationMs(MIN_CONTROL_INTERVAL_MS)} (got ${got})`);
+    }
+    // The control must heartbeat well inside any idle timeout the idle connections may hit.
+    if (controlIntervalMs * 2 > shortestMs) {
+      throw new ProbeError('PROBE_ERR_USAGE', `--control-interval: must be at most half the shortest idle (${formatDurationMs(shortestMs)}) (got ${got})`);
+    }
+  }
   if (values.pin !== undefined && net.isIP(values.pin) === 0) {
     throw new ProbeError('PROBE_ERR_USAGE', `--pin: must be an IP address (got ${JSON.stringify(values.pin)})`);
   }
@@ -80,6 +138,7 @@ export async function idleCheckCommand(argv: readonly string[]): Promise<number>
     `idle-check: ${idlesMs.length} connection(s) to ${target.href}, idle ${idlesMs.map((ms) => formatDurationMs(ms)).join(', ')}; ` +
       `the answer comes in about ${formatDurationMs(longestMs + deadlineMs)}\n`,
   );
+  const echoRungs = echoRungsToStderr();
   try {
     const report = await runIdleCheck(
       {
@@ -87,6 +146,7 @@ export async function idleCheckCommand(argv: readonly string[]): Promise<number>
         idlesMs,
         deadlineMs,
         connectTimeoutMs,
+        controlIntervalMs,
         expect,
         tls: { insecure: values.insecure === true, ...(ca === undefined ? {} : { ca }) },
         ...(keepaliveMs === undefined ? {} : { keepaliveMs }),
@@ -95,17 +155,15 @@ export async function idleCheckCommand(argv: readonly string[]): Promise<number>
       abort.signal,
       (rung, n) => {
         done = n;
-        process.stderr.write(`${formatRung(rung)}\n`);
+        if (echoRungs) process.stderr.write(`${formatRung(rung)}\n`);
       },
     );
     process.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-    return report.ok ? 0 : 1;
-  } catch (err) {
-    if (err instanceof FirstConnectionError) {
-      process.stderr.write(`t3-probe idle-check: ${err.message}\n`);
-      return 2;
+    // The text report says so itself; a JSON run's log should too.
+    if (values.json === true && report.inconclusive && report.control !== null) {
+      process.stderr.write(`idle-check: inconclusive: the control connection dropped too, at ${report.control.failedAt}: the far end or the whole path went away\n`);
     }
-    throw err;
+    return report.ok ? 0 : 1;
   } finally {
     clearInterval(progress);
     process.removeListener('SIGINT', onSignal);

@@ -73,7 +73,7 @@ Options:
 
 export const IDLE_CHECK_USAGE = `Usage: t3-probe idle-check --target tcp://host:port | ws(s)://host/path
          [--idle 16m | --sweep 30s..1200s [--steps 8]] [--deadline 5s] [--keepalive 60s]
-         [--expect survive|expire] [--json]
+         [--control-interval 5s] [--expect survive|expire] [--json]
 
 Open a connection to a verbatim echo (the t3-probe echo server's TCP echo or /probe/ws), check one
 echo, stay completely silent for --idle, then send one probe and expect its echo within --deadline.
@@ -85,6 +85,10 @@ reports the largest idle that survived and the smallest that expired: the bracke
 path's real idle timeout (IPVS 900 s, Cloudflare 270 s / 400 s, cloud LB 350 s), in one run no
 longer than MAX.
 
+A control connection to the same target heartbeats meanwhile. A connection that died while the
+control failed too is INCONCLUSIVE, not expired (the far end or the whole path went away), and
+the run exits 1 whatever --expect says.
+
 Options:
       --target <url>           tcp://host:port, ws://host/path or wss://host/path (required)
       --idle <duration>        silence before the probe (default 16m, longer than IPVS's 900 s)
@@ -92,16 +96,19 @@ Options:
       --steps <n>              connections in the sweep (default 8, at most 200)
       --deadline <duration>    how long the probe's echo may take (default 5s)
       --keepalive <duration>   enable TCP keepalive (TCP_KEEPIDLE) at this idle time (default off)
+      --control-interval <d>   heartbeat of the control connection, 100ms to half the shortest
+                               idle (default 5s, or a quarter of the shortest idle if less)
       --expect survive|expire  what should happen (default survive); with --sweep, survive means
                                every idle time survived, expire means at least one expired
       --pin <ip>               dial this IP instead of resolving the target's hostname
       --ca <file>              extra trusted CA (PEM) for wss://
       --insecure               do not verify the certificate (wss://)
       --connect-timeout <d>    default 10s
-      --json                   print the report as JSON on stdout
+      --json                   print the report as JSON on stdout; errors too, as {error, code}
   -h, --help
 
-Exit codes: 0 the expectation held, 1 it did not, 2 usage error or the first connection failed.
+Exit codes: 0 the expectation held, 1 it did not or the run was inconclusive, 2 usage error or
+the first connection failed.
 `;
 
 export const ATTRIBUTE_USAGE = `Usage: t3-probe attribute --at <RFC3339 time|now> [--window 2m]

@@ -4,6 +4,7 @@
  */
 import type { LegKind, LegOptions } from './types.js';
 import type { Section } from './section.js';
+import { formatDurationMs } from '../util/duration.js';
 
 /** The part of a leg that every kind has. */
 export type LegCommonOptions = Omit<LegOptions, 'kind'>;
@@ -26,6 +27,19 @@ export const DEFAULT_IDLE_MS = 960_000;
 /** The post-idle probe's deadline unless the leg sets its own `deadline`. */
 export const DEFAULT_IDLE_DEADLINE_MS = 5_000;
 const MAX_IDLE_MS = 24 * 3_600_000;
+/** Fast enough for any real idle timeout; a shorter idle gets a faster control (see below). */
+const DEFAULT_CONTROL_INTERVAL_MS = 5_000;
+/** Below this a control connection is a load test, not a heartbeat. */
+export const MIN_CONTROL_INTERVAL_MS = 100;
+
+/**
+ * The control connection's default heartbeat period: 5 s, but never more than a quarter of the
+ * shortest idle time (a path that expires that idle must not expire the control too), and never
+ * below 100 ms.
+ */
+export function defaultControlIntervalMs(shortestIdleMs: number): number {
+  return Math.max(MIN_CONTROL_INTERVAL_MS, Math.min(DEFAULT_CONTROL_INTERVAL_MS, Math.floor(shortestIdleMs / 4)));
+}
 
 export const LEG_KINDS: { readonly [K in LegKind]: LegKindSpec<K> } = {
   ws: {
@@ -40,7 +54,7 @@ export const LEG_KINDS: { readonly [K in LegKind]: LegKindSpec<K> } = {
   },
   idle: {
     schemes: ['tcp:', 'ws:', 'wss:'],
-    keys: ['idle', 'keepalive'],
+    keys: ['idle', 'keepalive', 'controlInterval'],
     build: (common, leg) => {
       // An idle leg has no heartbeat, so interval has no meaning, and the shared deadline default
       // (2 × interval) would be wrong for a single post-idle probe.
@@ -50,11 +64,21 @@ export const LEG_KINDS: { readonly [K in LegKind]: LegKindSpec<K> } = {
         leg.ctx.issues.invalid(url.path, 'must name a port, as in tcp://host:port', url.value);
       }
       const keepaliveMs = leg.duration('keepalive', { atLeastMs: 1_000, atMostMs: MAX_IDLE_MS });
+      const idleMs = leg.duration('idle', { atLeastMs: 100, atMostMs: MAX_IDLE_MS }) ?? DEFAULT_IDLE_MS;
+      // A control that heartbeats about as slowly as the idle connection is silent would hit the
+      // same idle timeout and make every expiry inconclusive.
+      let controlIntervalMs = leg.duration('controlInterval', { atLeastMs: MIN_CONTROL_INTERVAL_MS, atMostMs: MAX_IDLE_MS });
+      const control = leg.field('controlInterval');
+      if (controlIntervalMs !== undefined && control !== undefined && controlIntervalMs * 2 > idleMs) {
+        leg.ctx.issues.invalid(control.path, `must be at most half of idle (${formatDurationMs(idleMs)})`, control.value);
+        controlIntervalMs = undefined;
+      }
       return {
         ...common,
         kind: 'idle',
         deadlineMs: leg.has('deadline') ? common.deadlineMs : DEFAULT_IDLE_DEADLINE_MS,
-        idleMs: leg.duration('idle', { atLeastMs: 100, atMostMs: MAX_IDLE_MS }) ?? DEFAULT_IDLE_MS,
+        idleMs,
+        controlIntervalMs: controlIntervalMs ?? defaultControlIntervalMs(idleMs),
         ...(keepaliveMs === undefined ? {} : { keepaliveMs }),
       };
     },

@@ -95,6 +95,12 @@ export interface IdleLegOptions extends LegCommon {
   readonly idleMs: number;
   /** TCP keepalive (TCP_KEEPIDLE) while idle; undefined: keepalive off, the connection is silent. */
   readonly keepaliveMs?: number;
+  /**
+   * Heartbeat period of the control connection that runs next to the idle one, so an idle death
+   * counts as an expiry only while the far end stayed reachable. The config loader always sets
+   * it; undefined (legs built in code) means defaultControlIntervalMs(idleMs).
+   */
+  readonly controlIntervalMs?: number;
 }
 
 export type LegOptions = WsLegOptions | HttpLegOptions | IdleLegOptions;

@@ -3,15 +3,30 @@
  * silent on an open echo channel for a given time, then send one probe and expect its echo.
  * A connection that dies while idle, or fails the probe, is expired; how it showed it was dead
  * (silent, reset, closed) is kept, because a reset points at the same-node case of moby#37466.
+ * With a control connection (`controlledIdleCycle`), a death while the control failed too is
+ * inconclusive instead: the far end or the whole path went away, not an idle timeout.
  */
 import type { IdleExpiry } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { EchoChannel } from './echo-channel.js';
+import type { ControlFailure, IdleControl } from './idle-control.js';
 import { idleExpiryOf } from './reasons.js';
 
-export type IdleOutcome =
-  | { readonly result: 'survived'; readonly idleSeconds: number; readonly rttSeconds: number }
-  | { readonly result: 'expired'; readonly idleSeconds: number; readonly expiry: IdleExpiry; readonly error: Error; readonly whileIdle: boolean };
+type Expired = { readonly result: 'expired'; readonly idleSeconds: number; readonly expiry: IdleExpiry; readonly error: Error; readonly whileIdle: boolean };
+
+export type IdleOutcome = { readonly result: 'survived'; readonly idleSeconds: number; readonly rttSeconds: number } | Expired;
+
+export type IdleVerdict =
+  | IdleOutcome
+  | {
+      readonly result: 'inconclusive';
+      readonly idleSeconds: number;
+      /** How the idle connection died. */
+      readonly error: Error;
+      readonly whileIdle: boolean;
+      /** What the control connection saw. */
+      readonly control: ControlFailure;
+    };
 
 let sequence = 0;
 
@@ -86,4 +101,25 @@ export async function idleThenProbe(
     const error = err instanceof Error ? err : new Error(String(err));
     return { result: 'expired', idleSeconds, expiry: idleExpiryOf(error), error, whileIdle: false };
   }
+}
+
+/**
+ * One idle cycle judged against `control`: an idle connection that died is expired only if the
+ * control had no failure since this idle period began and passes one more exchange right then.
+ * Rejects only when `signal` aborts.
+ */
+export async function controlledIdleCycle(
+  channel: EchoChannel,
+  control: IdleControl,
+  idleMs: number,
+  deadlineMs: number,
+  signal: AbortSignal,
+  onIdleStart?: (startedNs: bigint) => void,
+): Promise<IdleVerdict> {
+  const mark = control.mark();
+  const outcome = await idleThenProbe(channel, idleMs, deadlineMs, signal, onIdleStart);
+  if (outcome.result === 'survived') return outcome;
+  const failure = await control.check(mark, signal);
+  if (failure === undefined) return outcome;
+  return { result: 'inconclusive', idleSeconds: outcome.idleSeconds, error: outcome.error, whileIdle: outcome.whileIdle, control: failure };
 }

@@ -21,6 +21,7 @@ import { ProbeError, errorText, isProbeError, toError, type IdleExpiry } from '.
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { abortableDelay } from '../util/abortable-delay.js';
+import type { IdleLegStatus } from './idle-leg.js';
 import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
 import { RttHistory, type RttSample } from './rtt-history.js';
 
@@ -76,6 +77,8 @@ export interface LegStatus {
   readonly remoteAddress: string | null;
   /** The last RTT samples (at most RTT_HISTORY_SAMPLES), oldest first. */
   readonly rttHistory: readonly RttSample[];
+  /** Idle legs only: the current silence, the checks so far, and the control connection. */
+  readonly idle?: IdleLegStatus;
 }
 
 export interface LegDeps {
@@ -159,6 +162,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   }
 
   snapshot(): LegStatus {
+    const idle = this.idleStatus();
     return {
       name: this.name,
       kind: this.kind,
@@ -172,10 +176,16 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       currentError: this.#currentError,
       remoteAddress: this.#remoteAddress,
       rttHistory: this.#rttHistory.toArray(),
+      ...(idle === undefined ? {} : { idle }),
     };
   }
 
   // ---- hooks for subclasses -------------------------------------------------------------
+
+  /** What an idle leg adds to its snapshot; other kinds add nothing. */
+  protected idleStatus(): IdleLegStatus | undefined {
+    return undefined;
+  }
 
   protected recordRtt(seconds: number, result: HeartbeatResult = 'ok'): void {
     this.#lastRtt = seconds;

@@ -45,6 +45,9 @@ const REASON_BY_PROBE_CODE: Partial<Record<ErrorCode, Reason>> = {
   PROBE_ERR_PEER_CLOSED: 'closed',
   PROBE_ERR_HTTP_STATUS: 'http_status',
   PROBE_ERR_IDLE_EXPIRED: 'idle_expired',
+  // PROBE_ERR_IDLE_INCONCLUSIVE is deliberately absent: an idle connection died while its control
+  // connection failed too, so the far end or the whole path went away. Its reason is the cause's,
+  // what the control saw (closed, reset, refused, timeout), and never idle_expired.
   PROBE_ERR_PROTOCOL: 'error',
 };
 

@@ -38,7 +38,11 @@ export interface LegMetrics {
   recordDrop(reason: Reason, lifetimeSeconds: number | undefined, atEpochMs: number): void;
 }
 
-export const IDLE_CHECK_RESULTS = ['survived', 'expired'] as const;
+/**
+ * survived: the echo came back; expired: the idle connection was dead while its control
+ * connection to the same far end stayed up; inconclusive: both died (the far end went away).
+ */
+export const IDLE_CHECK_RESULTS = ['survived', 'expired', 'inconclusive'] as const;
 export type IdleCheckResult = (typeof IDLE_CHECK_RESULTS)[number];
 export const IDLE_EXPIRIES = ['silent', 'reset', 'closed'] as const satisfies readonly IdleExpiry[];
 
@@ -48,6 +52,8 @@ export interface IdleLegMetrics {
   setIdleSince(startedNs: bigint | undefined): void;
   recordSurvived(idleSeconds: number): void;
   recordExpired(expiry: IdleExpiry): void;
+  /** The idle connection died, but so did the control: no expiry is counted. */
+  recordInconclusive(): void;
 }
 
 export interface ProbeMetricsOptions {
@@ -187,7 +193,7 @@ class IdleSeries {
     const idleSince = this.#idleSince;
     this.#checks = new Counter({
       name: `${prefix}idle_checks_total`,
-      help: 'Idle legs: post-idle probes by result (survived: the echo came back; expired: the idle connection was dead).',
+      help: 'Idle legs: post-idle probes by result (survived: the echo came back; expired: the idle connection was dead while its control connection stayed up; inconclusive: the control failed too).',
       labelNames: ['leg', 'result'],
       registers,
     });
@@ -241,6 +247,7 @@ class IdleSeries {
         this.#checks.inc({ leg, result: 'expired' });
         this.#expiries.inc({ leg, expiry });
       },
+      recordInconclusive: () => this.#checks.inc({ leg, result: 'inconclusive' }),
     };
   }
 }

@@ -15,6 +15,7 @@ import { ProbeMetrics } from '../../src/metrics/registry.js';
 import { httpLegOptions, idleLegOptions, wsLegOptions } from '../helpers/legs.js';
 import { PROMETHEUS_BIN, startPrometheus } from '../helpers/prometheus.js';
 import { requireBinary } from '../helpers/system.js';
+import { startForgetfulTcpServer } from '../helpers/tcp-servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -33,6 +34,10 @@ async function promtool(t: TestContext, ...args: string[]): Promise<string> {
 async function runningProbe(t: TestContext) {
   const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 }, tcpListen: { host: '127.0.0.1', port: 0 } });
   t.after(() => echo.close());
+  // A path that forgets connections silent for 200 ms: real idle expiries for the idle panels.
+  // (Killing the echo no longer makes one: the idle leg's control drops too, so it is inconclusive.)
+  const forgetful = await startForgetfulTcpServer(200, 'swallow');
+  t.after(() => forgetful.close());
   const probe = new Probe({
     listen: { host: '127.0.0.1', port: 0 },
     metrics: { prefix: 't3probe_' },
@@ -43,6 +48,7 @@ async function runningProbe(t: TestContext) {
       wsLegOptions({ name: 'internal', role: 'internal', url: echo.url }),
       httpLegOptions({ name: 't3serve', url: `http://127.0.0.1:${echo.httpAddress.port}/probe/healthz` }),
       idleLegOptions({ name: 'swarm-vip', url: `tcp://127.0.0.1:${echo.tcpAddress?.port}`, idleMs: 200 }),
+      idleLegOptions({ name: 'swarm-vip-forgetful', url: forgetful.url, idleMs: 400, deadlineMs: 300, controlIntervalMs: 100 }),
     ],
   });
   t.after(() => probe.close());
@@ -127,6 +133,7 @@ test('every dashboard query is valid PromQL and returns data from a real Prometh
   // A drop, so the drop and lifetime panels have something to show.
   echo.destroy();
   await waitFor('a drop scraped', async () => (await prometheus.query('t3probe_connected{leg="internal"} == 0')).length === 1, { timeoutMs: 15_000, everyMs: 250 });
+  await waitFor('an idle expiry scraped', async () => (await prometheus.query('t3probe_idle_expiries_total > 0')).length > 0, { timeoutMs: 15_000, everyMs: 250 });
   const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
   for (const panel of dashboard.panels) {
     for (const { expr } of panel.targets ?? []) {

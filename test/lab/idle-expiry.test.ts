@@ -112,3 +112,56 @@ test('--sweep brackets the real conntrack timeout in one run', { timeout: 60_000
   assert.equal(report.inconsistent, false);
   assert.ok(elapsedS < 6 + 1 + 3, `one run, not a serial search (${elapsedS.toFixed(1)} s)`);
 });
+
+test('restarting the echo behind the VIP during the idle period is inconclusive for idle-check, never an expiry', { timeout: 60_000 }, async (t) => {
+  if (!requireLab(t)) return;
+  const vip = await createVipLab(t, { conntrackTimeoutS: TIMEOUT_S });
+  const check = vip.cli(['idle-check', '--target', `tcp://${VIP}:${TCP_PORT}`, '--idle', '4s', '--deadline', '1500ms', '--expect', 'expire', '--json']);
+  // A second into the wait (the progress line), every connection verified, well inside the
+  // conntrack timeout: redeploy the echo, as a rollout would.
+  await waitFor(
+    'the idle period to be under way',
+    async () => {
+      if (!check.stderr.includes('elapsed')) return false;
+      const sockets = await vip.clientSockets(VIP);
+      return sockets.length > 0 && sockets.every((bytes) => bytes > 0);
+    },
+    { timeoutMs: 15_000, everyMs: 50 },
+  );
+  await vip.restartEcho();
+  assert.equal(await check.exited, 1, `${check.stdout}\n${check.stderr}`);
+  const report = JSON.parse(check.stdout) as IdleCheckReport;
+  assert.equal(report.rungs[0]?.result, 'inconclusive');
+  assert.equal(report.ok, false);
+  // The killed echo's kernel sends FIN, or RST when a control heartbeat was still unread.
+  assert.ok(report.control?.reason === 'closed' || report.control?.reason === 'reset', JSON.stringify(report.control));
+  assert.equal(report.bracket.expiredSeconds, null);
+});
+
+test('restarting the echo behind the VIP during the idle period drops the permanent idle leg as inconclusive (closed or reset), not idle_expired', { timeout: 60_000 }, async (t) => {
+  if (!requireLab(t)) return;
+  const vip = await createVipLab(t, { conntrackTimeoutS: TIMEOUT_S });
+  const dir = vip.lab.tempDir();
+  const config = path.join(dir, 'probe.yaml');
+  // A 20 s idle as in the issue; the control heartbeats every 500 ms, inside the 2 s timeout.
+  await writeFile(config, ['listen: "127.0.0.1:9464"', 'legs:', '  - { name: vip, kind: idle, url: "tcp://10.77.9.9:9000", idle: 20s, deadline: 1500ms, controlInterval: 500ms }'].join('\n'));
+  const probe = vip.cli(['run', '--config', config]);
+  t.after(() => probe.kill('SIGKILL'));
+  const lines = (msg: string) => probe.logLines().filter((l) => l.msg === msg && l.leg === 'vip');
+  await waitFor('the idle leg up', () => lines('leg up').length === 1, { timeoutMs: 15_000, everyMs: 50 });
+  await vip.restartEcho();
+  await waitFor('the idle leg dropped', () => lines('leg dropped').length >= 1, { timeoutMs: 15_000, everyMs: 100 });
+  const drop = lines('leg dropped')[0] ?? {};
+  const reason = String(drop.reason);
+  assert.equal(drop.code, reason === 'reset' ? 'PROBE_ERR_IDLE_INCONCLUSIVE/ECONNRESET' : 'PROBE_ERR_IDLE_INCONCLUSIVE/PROBE_ERR_PEER_CLOSED', JSON.stringify(drop));
+  const scrape = await vip.lab.exec(
+    vip.client,
+    process.execPath,
+    '-e',
+    'fetch("http://127.0.0.1:9464/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))',
+  );
+  assert.match(scrape.stdout, /^t3probe_idle_checks_total\{leg="vip",result="inconclusive"\} 1$/m);
+  assert.match(scrape.stdout, /^t3probe_idle_checks_total\{leg="vip",result="expired"\} 0$/m);
+  assert.match(scrape.stdout, /^t3probe_disconnects_total\{leg="vip",reason="idle_expired"\} 0$/m);
+  assert.match(scrape.stdout, new RegExp(`^t3probe_disconnects_total\\{leg="vip",reason="${reason}"\\} 1$`, 'm'));
+});

@@ -27,7 +27,12 @@ export interface VipLab {
   readonly client: string;
   readonly router: string;
   readonly server: string;
+  /** The echo server running now (a new process after restartEcho). */
   readonly echo: LabProcess;
+  /** Kill the echo (SIGKILL, as a crashed or redeployed task) and start a new one. */
+  restartEcho(): Promise<void>;
+  /** Bytes received by each established client socket to `address` (per socket, in ss order). */
+  clientSockets(address: string): Promise<number[]>;
   /** Switch what the router does with packets of forgotten VIP connections. */
   setInvalidAction(action: InvalidAction): Promise<void>;
   /** Run the t3-probe CLI in the client namespace. */
@@ -67,14 +72,33 @@ export async function createVipLab(t: TestContext, options: { conntrackTimeoutS:
     `net.netfilter.nf_conntrack_tcp_timeout_established=${options.conntrackTimeoutS}`,
   );
 
-  const echo = lab.spawn(server, process.execPath, [CLI, 'echo', '--listen', `0.0.0.0:${WS_PORT}`, '--tcp-listen', `0.0.0.0:${TCP_PORT}`]);
-  await waitFor('the echo server in the server namespace', () => echo.stdout.includes('echo server listening'), { timeoutMs: 10_000 });
+  const startEcho = async (): Promise<LabProcess> => {
+    const started = lab.spawn(server, process.execPath, [CLI, 'echo', '--listen', `0.0.0.0:${WS_PORT}`, '--tcp-listen', `0.0.0.0:${TCP_PORT}`]);
+    await waitFor('the echo server in the server namespace', () => started.stdout.includes('echo server listening'), { timeoutMs: 10_000 });
+    return started;
+  };
+  let echo = await startEcho();
   return {
     lab,
     client,
     router,
     server,
-    echo,
+    get echo() {
+      return echo;
+    },
+    async restartEcho() {
+      echo.kill('SIGKILL');
+      await echo.exited;
+      echo = await startEcho();
+    },
+    async clientSockets(address) {
+      const { stdout } = await lab.exec(client, 'ss', '-Htni', 'state', 'established', 'dst', address);
+      // One line per socket, then its tab-indented TCP info (bytes_received is left out while 0).
+      return stdout
+        .split('\n')
+        .filter((line) => line.startsWith('\t') || line.startsWith(' '))
+        .map((info) => Number(/bytes_received:(\d+)/.exec(info)?.[1] ?? 0));
+    },
     async setInvalidAction(action) {
       await lab.nft(router, `flush chain ip t3lab forward\ndelete chain ip t3lab forward\ntable ip t3lab {\n  ${forwardChain(action)}\n}`);
     },
