@@ -15,7 +15,7 @@ import type { ProbeConfig } from '../src/config/types.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { Probe } from '../src/probe.js';
 import { httpText } from './helpers/http-text.js';
-import { httpLegOptions, wsLegOptions } from './helpers/legs.js';
+import { httpLegOptions, idleLegOptions, wsLegOptions } from './helpers/legs.js';
 import { startScriptedWsServer } from './helpers/servers.js';
 import { requireBinary } from './helpers/system.js';
 import { waitFor } from './helpers/wait.js';
@@ -253,5 +253,32 @@ test('the page opens with filled RTT sparklines and labels the verdict window as
   assert.match((await page.locator('#burst-legend').textContent()) ?? '', /^burst: drops within 3s of each other$/);
   assert.match((await page.locator('.tl-window span').textContent()) ?? '', /^verdict window ±2m$/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'status-page-history.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('an idle leg\'s card shows how long it has been idle now and what its checks found', async (t) => {
+  if (!requireBinary(t, CHROMIUM, 'chromium')) return;
+  await mkdir(ARTIFACTS, { recursive: true });
+  const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => echo.close());
+  const { probe, url } = await startProbe(t, [idleLegOptions({ name: 'swarm-vip', url: echo.url, idleMs: 400 })]);
+  await waitFor('2 survived checks', () => (probe.leg('swarm-vip')?.snapshot().idle?.checks.survived ?? 0) >= 2);
+  const { page, problems } = await browse(t, `${url}/`);
+  const idle = page.locator('.card[data-leg="swarm-vip"] .c-idle');
+  await idle.waitFor();
+  const text = (await idle.textContent()) ?? '';
+  assert.match(text, /idle now (\d+s|not idle)/);
+  assert.match(text, /survived [2-9]/);
+  assert.match(text, /expired 0/);
+  assert.match(text, /inconclusive 0/);
+  assert.match(text, /longest idle survived 0s/, 'idle 400 ms survived: shown in whole seconds');
+  assert.match(text, /control up/);
+
+  // The echo goes away mid-idle: the check is inconclusive (its control dropped too), and the card says so.
+  echo.destroy();
+  await page.locator('.card[data-leg="swarm-vip"][data-state="down"]').waitFor();
+  await page.locator('.card[data-leg="swarm-vip"] .c-idle', { hasText: 'inconclusive 1' }).waitFor();
+  assert.match((await idle.textContent()) ?? '', /expired 0/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'status-page-idle.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });

@@ -19,21 +19,12 @@ import { secondsSince } from '../util/clock.js';
 import { openEchoChannel, type EchoChannel, type EchoChannelOptions, type EchoChannelTarget } from './echo-channel.js';
 import { IdleControl, verifyControl, type ControlFailure } from './idle-control.js';
 import { controlledIdleCycle, verifyEcho } from './idle-cycle.js';
-import type { LegSession } from './leg.js';
+import type { IdleLegStatus, LegSession } from './leg.js';
 import { errorCodeChain, reasonOf } from './reasons.js';
 import { UrlLeg, type UrlLegDeps } from './url-leg.js';
 
 export interface IdleLegDeps extends UrlLegDeps {
   readonly idleMetrics: IdleLegMetrics;
-}
-
-/** An idle leg's part of `Leg.snapshot()`, for the status page. */
-export interface IdleLegStatus {
-  /** How long the connection has been silent right now; null when it is not idle. */
-  readonly idleForSeconds: number | null;
-  readonly checks: { readonly survived: number; readonly expired: number; readonly inconclusive: number };
-  readonly longestSurvivedSeconds: number | null;
-  readonly control: 'up' | 'down';
 }
 
 export class IdleLeg extends UrlLeg<IdleLegOptions> {

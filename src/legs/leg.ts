@@ -21,7 +21,6 @@ import { ProbeError, errorText, isProbeError, toError, type IdleExpiry } from '.
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { abortableDelay } from '../util/abortable-delay.js';
-import type { IdleLegStatus } from './idle-leg.js';
 import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
 import { RttHistory, type RttSample } from './rtt-history.js';
 
@@ -79,6 +78,15 @@ export interface LegStatus {
   readonly rttHistory: readonly RttSample[];
   /** Idle legs only: the current silence, the checks so far, and the control connection. */
   readonly idle?: IdleLegStatus;
+}
+
+/** An idle leg's part of `Leg.snapshot()`, for the status page. */
+export interface IdleLegStatus {
+  /** How long the connection has been silent right now; null when it is not idle. */
+  readonly idleForSeconds: number | null;
+  readonly checks: { readonly survived: number; readonly expired: number; readonly inconclusive: number };
+  readonly longestSurvivedSeconds: number | null;
+  readonly control: 'up' | 'down';
 }
 
 export interface LegDeps {
