@@ -30,7 +30,7 @@ export const REASON_DESCRIPTIONS: Readonly<Record<Reason, string>> = {
   tls: 'The TLS handshake failed: wrong name, untrusted or expired certificate, protocol alert.',
   handshake: 'The WebSocket upgrade got a non-101 HTTP response (for example 404 or 502).',
   http_status: 'The HTTP leg got a non-2xx response.',
-  idle_expired: 'Idle legs only: after staying silent for `idle`, the connection was dead (no echo, a reset, or a close). A middlebox forgot it: IPVS at 900 s, a cloud LB, a NAT.',
+  idle_expired: 'Idle legs only: after staying silent for `idle`, the connection was dead (no echo, a reset, or a close) while the control connection to the same far end stayed up. A middlebox forgot it: IPVS at 900 s, a cloud LB, a NAT. (When the control dropped too, the drop takes the reason the control saw and the check is `inconclusive`.)',
   error: 'Anything else, such as a protocol violation. The log line carries the original error code.',
 };
 
