@@ -10,6 +10,7 @@
  */
 import { ProbeError, toError } from '../errors.js';
 import type { EchoChannel } from './echo-channel.js';
+import { raceSignal } from '../util/race-signal.js';
 
 export interface ControlFailure {
   readonly error: Error;
@@ -92,7 +93,7 @@ export class IdleControl {
       this.#pendingConfirm = undefined;
       return this.#exchange();
     });
-    await untilAborted(this.#pendingConfirm, signal);
+    await raceSignal(this.#pendingConfirm, signal);
     return this.#failedSince(mark);
   }
 
@@ -183,21 +184,3 @@ export class IdleControl {
   }
 }
 
-/** `promise`, or the signal's reason as soon as it aborts (the promise itself is left to settle). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(toError(err));
-      },
-    );
-  });
-}

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { ProbeError, isProbeError } from '../errors.js';
 import type { ResolveOptions } from '../config/types.js';
 import type { DohResolver } from './doh.js';
+import { raceSignal } from '../util/race-signal.js';
 
 export interface ResolvedTarget {
   readonly address: string;
@@ -85,22 +86,6 @@ class DohAddressResolver implements AddressResolver {
   }
 }
 
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: Error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 /**
  * Build the resolver for a leg. DoH resolvers are shared through `dohFor` so that legs using the
