@@ -145,7 +145,7 @@ test('run --check prints each leg\'s role, URL, resolve mode, interval and deadl
       '  internal (ws, role internal) wss://t3.example.com/probe/ws via pin 10.0.0.5, interval 1s, deadline 3s',
       '  t3serve (http, role serve) http://10.0.0.21:8080/probe/healthz via system, interval 5s, deadline 10s',
       // An idle leg has no interval: it is silent for `idle`, then probes once.
-      '  vip (idle, role idle) tcp://10.0.9.9:9000 via system, idle 16m, keepalive 1m, deadline 5s',
+      '  vip (idle, role idle) tcp://10.0.9.9:9000 via system, idle 16m, control every 5s, keepalive 1m, deadline 5s',
       '',
     ].join('\n'),
   );

@@ -7,6 +7,7 @@ import { listenArg, logLevelArg, parseCommand } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
 import { formatDurationMs } from '../util/duration.js';
 import { RUN_USAGE } from './usage.js';
+import { defaultControlIntervalMs } from '../config/leg-kinds.js';
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const values = parseCommand(
@@ -48,7 +49,11 @@ function describeLeg(leg: LegOptions): string {
   // An idle leg has no interval: it stays silent for `idle`, then probes once.
   const timing =
     leg.kind === 'idle'
-      ? [`idle ${formatDurationMs(leg.idleMs)}`, ...(leg.keepaliveMs === undefined ? [] : [`keepalive ${formatDurationMs(leg.keepaliveMs)}`])]
+      ? [
+          `idle ${formatDurationMs(leg.idleMs)}`,
+          `control every ${formatDurationMs(leg.controlIntervalMs ?? defaultControlIntervalMs(leg.idleMs))}`,
+          ...(leg.keepaliveMs === undefined ? [] : [`keepalive ${formatDurationMs(leg.keepaliveMs)}`]),
+        ]
       : [`interval ${formatDurationMs(leg.intervalMs)}`];
   timing.push(`deadline ${formatDurationMs(leg.deadlineMs)}`);
   return `  ${leg.name} (${leg.kind}, role ${leg.role}) ${leg.url} via ${via}, ${timing.join(', ')}`;
