@@ -2,11 +2,11 @@
 export { Probe } from './probe.js';
 export { loadConfigFile, normalizeConfig, parseConfig } from './config/load.js';
 export { ProbeError, ERROR_CODES } from './errors.js';
-export { REASONS, REASON_DESCRIPTIONS, reasonOf } from './legs/reasons.js';
+export { REASONS, REASON_DESCRIPTIONS, reasonOf } from './reasons.js';
 export { Leg } from './legs/leg.js';
 export { WsLeg } from './legs/ws-leg.js';
 export { HttpLeg } from './legs/http-leg.js';
-export { DohResolver } from './legs/doh.js';
+export { DohResolver } from './net/doh.js';
 export { ProbeMetrics, HEARTBEAT_RESULTS, CONNECT_PHASES } from './metrics/registry.js';
 export { mountEcho } from './echo/mount.js';
 export { startEchoServer } from './echo/server.js';
@@ -26,7 +26,7 @@ export type {
   ListenAddress,
 } from './config/types.js';
 export type { ErrorCode } from './errors.js';
-export type { Reason } from './legs/reasons.js';
+export type { Reason } from './reasons.js';
 export type { DropEvent, LegState, LegStatus } from './legs/leg.js';
 export type { HeartbeatResult, ConnectPhase, LegMetrics } from './metrics/registry.js';
 export type { EchoMount } from './echo/mount.js';

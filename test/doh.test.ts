@@ -12,7 +12,7 @@ import type { DohOptions } from '../src/config/types.js';
 import { startDohResponder, type DohRecords, type DohResponder } from '../src/demo/doh-responder.js';
 import { createCertificateAuthority } from '../src/demo/pki.js';
 import { isProbeError, type ProbeError } from '../src/errors.js';
-import { DohResolver } from '../src/legs/doh.js';
+import { DohResolver } from '../src/net/doh.js';
 import { waitFor } from './helpers/wait.js';
 
 const ca = createCertificateAuthority();
@@ -489,7 +489,7 @@ test('the process exits on its own after close()', async () => {
   const script = `
     import { startDohResponder } from './src/demo/doh-responder.ts';
     import { createCertificateAuthority } from './src/demo/pki.ts';
-    import { DohResolver } from './src/legs/doh.ts';
+    import { DohResolver } from './src/net/doh.ts';
     const ca = createCertificateAuthority();
     const r = await startDohResponder({ tls: ca.issue(['127.0.0.1']), records: { 'a.test': { A: ['192.0.2.1'] } } });
     const doh = new DohResolver({ url: r.url, method: 'GET', timeoutMs: 5000, tls: { ca: ca.certPem, insecure: false }, family: 0, minTtlS: 0, maxTtlS: 60 });

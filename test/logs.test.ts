@@ -13,7 +13,7 @@ import type { HttpLegOptions, IdleLegOptions, LogLevel, WsLegOptions } from '../
 import { createCertificateAuthority } from '../src/demo/pki.js';
 import { createLeg } from '../src/legs/create-leg.js';
 import type { DropEvent, LegStatus } from '../src/legs/leg.js';
-import { createResolver } from '../src/legs/resolver.js';
+import { createResolver } from '../src/net/resolver.js';
 import { createLogger } from '../src/log.js';
 import { ProbeMetrics } from '../src/metrics/registry.js';
 import { httpLegOptions, idleLegOptions, wsLegOptions } from './helpers/legs.js';

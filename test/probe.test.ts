@@ -7,7 +7,7 @@ import type { ProbeConfig } from '../src/config/types.js';
 import { startDohResponder } from '../src/demo/doh-responder.js';
 import { createCertificateAuthority } from '../src/demo/pki.js';
 import { startEchoServer } from '../src/echo/server.js';
-import { REASONS } from '../src/legs/reasons.js';
+import { REASONS } from '../src/reasons.js';
 import { HEARTBEAT_RESULTS } from '../src/metrics/registry.js';
 import { Probe, type ProbeStatus } from '../src/probe.js';
 import { dohOptions, httpLegOptions, wsLegOptions } from './helpers/legs.js';

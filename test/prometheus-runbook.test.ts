@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProbeConfig } from '../src/config/types.js';
 import { startEchoServer } from '../src/echo/server.js';
-import { REASONS } from '../src/legs/reasons.js';
+import { REASONS } from '../src/reasons.js';
 import { Probe } from '../src/probe.js';
 import { httpLegOptions, wsLegOptions } from './helpers/legs.js';
 import { PROMETHEUS_BIN, startPrometheus } from './helpers/prometheus.js';

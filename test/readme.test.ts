@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { ENV_OVERRIDES } from '../src/config/env.js';
-import { REASONS } from '../src/legs/reasons.js';
+import { REASONS } from '../src/reasons.js';
 import { HEARTBEAT_RESULTS, ProbeMetrics } from '../src/metrics/registry.js';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LegRole } from '../src/attribution/roles.js';
+import type { LegRole } from '../src/roles.js';
 import { attribute, type AttributionDrop, type AttributionInput, type VerdictKind } from '../src/attribution/verdict.js';
-import type { Reason } from '../src/legs/reasons.js';
+import type { Reason } from '../src/reasons.js';
 
 const T = Date.parse('2026-11-22T03:00:00Z');
 const LEGS: { name: string; role: LegRole }[] = [

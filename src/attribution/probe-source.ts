@@ -5,11 +5,11 @@
  */
 import { ProbeError } from '../errors.js';
 import { completeSince, downSpansOf, type RingDrop } from './probe-history.js';
-import type { LegRole } from './roles.js';
-import { LEG_ROLES } from './roles.js';
+import type { LegRole } from '../roles.js';
+import { LEG_ROLES } from '../roles.js';
 import type { AttributionDrop, AttributionInput } from './verdict.js';
-import type { Reason } from '../legs/reasons.js';
-import { REASONS } from '../legs/reasons.js';
+import type { Reason } from '../reasons.js';
+import { REASONS } from '../reasons.js';
 
 /** The parts of /status attribution needs, validated: /status is untrusted network input. */
 interface StatusDoc {

@@ -9,9 +9,9 @@
  *   - p99 RTT inside the window against the 15 minutes before it finds spikes.
  */
 import { ProbeError } from '../errors.js';
-import type { Reason } from '../legs/reasons.js';
-import { REASONS } from '../legs/reasons.js';
-import { LEG_ROLES, type LegRole } from './roles.js';
+import type { Reason } from '../reasons.js';
+import { REASONS } from '../reasons.js';
+import { LEG_ROLES, type LegRole } from '../roles.js';
 import type { AttributionDrop, AttributionInput, LegRttEvidence, ObservedSpan } from './verdict.js';
 
 interface Sample {

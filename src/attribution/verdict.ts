@@ -24,8 +24,8 @@
  *     leg that went down before the window and was still down inside it was down in the window.
  *   - The summary names the deciding event (the one nearest `at`) and how many others there are.
  */
-import type { Reason } from '../legs/reasons.js';
-import type { LegRole } from './roles.js';
+import type { Reason } from '../reasons.js';
+import type { LegRole } from '../roles.js';
 
 export const VERDICTS = [
   'public_dns',

@@ -18,7 +18,7 @@ import {
   DEFAULT_METRICS_PREFIX,
 } from './defaults.js';
 import { readEnvOverrides } from './env.js';
-import { LEG_ROLES, inferRole } from '../attribution/roles.js';
+import { LEG_ROLES, inferRole } from '../roles.js';
 import { ConfigIssues, documentError, formatValue, type IssueSource } from './issues.js';
 import { LEG_KIND_NAMES, LEG_KINDS, kindOfKey } from './leg-kinds.js';
 import { parseListen } from './listen.js';

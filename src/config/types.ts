@@ -1,4 +1,4 @@
-import type { LegRole } from '../attribution/roles.js';
+import type { LegRole } from '../roles.js';
 
 /**
  * The normalized, fully-typed configuration. Everything downstream of the config loader takes

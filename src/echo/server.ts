@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import { CloseTracker } from './close-tracker.js';
 import { serveNotFound } from './http-routes.js';
-import { closeServer, formatHostPort, listen, type BoundAddress } from '../util/listen.js';
+import { closeServer, formatHostPort, listen, type BoundAddress } from '../net/listen.js';
 import { mountEcho } from './mount.js';
 import { CLOSE_GRACE_MS, resolveEchoOptions, type EchoOptions } from './options.js';
 import { startTcpEcho, type TcpEcho } from './tcp-echo.js';

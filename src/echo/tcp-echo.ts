@@ -8,7 +8,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import { CloseTracker } from './close-tracker.js';
-import { closeServer, listen, type BoundAddress } from '../util/listen.js';
+import { closeServer, listen, type BoundAddress } from '../net/listen.js';
 import { CLOSE_GRACE_MS, ECHO_DEFAULTS, positiveInteger } from './options.js';
 
 export interface TcpEchoOptions {

@@ -10,11 +10,11 @@
 import type { IdleExpiry } from '../errors.js';
 import { ProbeError } from '../errors.js';
 import type { TlsOptions } from '../config/types.js';
-import { openEchoChannel, type EchoChannel } from '../legs/echo-channel.js';
-import { IdleControl, verifyControl, type ControlFailure } from '../legs/idle-control.js';
-import { controlledIdleCycle, verifyEcho } from '../legs/idle-cycle.js';
-import { errorCodeChain, reasonOf, type Reason } from '../legs/reasons.js';
-import { hostnameOf, resolveWithin, createResolver } from '../legs/resolver.js';
+import { openEchoChannel, type EchoChannel } from '../net/echo-channel.js';
+import { IdleControl, verifyControl, type ControlFailure } from '../net/idle-control.js';
+import { controlledIdleCycle, verifyEcho } from '../net/idle-cycle.js';
+import { errorCodeChain, reasonOf, type Reason } from '../reasons.js';
+import { hostnameOf, resolveWithin, createResolver } from '../net/resolver.js';
 import { KNOWN_IDLE_TIMEOUTS } from './ladder.js';
 
 export type Expectation = 'survive' | 'expire';

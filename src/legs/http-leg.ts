@@ -11,9 +11,9 @@ import type { HttpLegOptions } from '../config/types.js';
 import { ProbeError, errorText, isProbeError, toError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
-import { hostnameOf } from './resolver.js';
+import { hostnameOf } from '../net/resolver.js';
 import { UrlLeg } from './url-leg.js';
-import { openTimedSocket } from './socket.js';
+import { openTimedSocket } from '../net/socket.js';
 
 export class HttpLeg extends UrlLeg<HttpLegOptions> {
   protected override async openSession(signal: AbortSignal): Promise<LegSession> {

@@ -16,11 +16,11 @@ import { ProbeError } from '../errors.js';
 import type { IdleLegMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log.js';
 import { secondsSince } from '../util/clock.js';
-import { openEchoChannel, type EchoChannel, type EchoChannelOptions, type EchoChannelTarget } from './echo-channel.js';
-import { IdleControl, verifyControl, type ControlFailure } from './idle-control.js';
-import { controlledIdleCycle, verifyEcho } from './idle-cycle.js';
+import { openEchoChannel, type EchoChannel, type EchoChannelOptions, type EchoChannelTarget } from '../net/echo-channel.js';
+import { IdleControl, verifyControl, type ControlFailure } from '../net/idle-control.js';
+import { controlledIdleCycle, verifyEcho } from '../net/idle-cycle.js';
 import type { IdleLegStatus, LegSession } from './leg.js';
-import { errorCodeChain, reasonOf } from './reasons.js';
+import { errorCodeChain, reasonOf } from '../reasons.js';
 import { UrlLeg, type UrlLegDeps } from './url-leg.js';
 
 export interface IdleLegDeps extends UrlLegDeps {

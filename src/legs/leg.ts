@@ -15,13 +15,13 @@
 import { EventEmitter } from 'node:events';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
-import type { LegRole } from '../attribution/roles.js';
+import type { LegRole } from '../roles.js';
 import type { BackoffOptions, LegKind } from '../config/types.js';
 import { ProbeError, errorText, isProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { abortableDelay } from '../util/abortable-delay.js';
-import { errorCodeChain, reasonOf, type Reason } from './reasons.js';
+import { errorCodeChain, reasonOf, type Reason } from '../reasons.js';
 import { RttHistory, type RttSample } from './rtt-history.js';
 
 export type LegState = 'connecting' | 'up' | 'down' | 'closed';

@@ -5,7 +5,7 @@
 import type { HttpLegOptions, IdleLegOptions, WsLegOptions } from '../config/types.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { Leg, type LegDeps, type LegSession } from './leg.js';
-import { hostnameOf, resolveWithin, type AddressResolver } from './resolver.js';
+import { hostnameOf, resolveWithin, type AddressResolver } from '../net/resolver.js';
 
 export interface UrlLegDeps extends LegDeps {
   readonly resolver: AddressResolver;

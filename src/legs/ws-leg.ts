@@ -12,7 +12,7 @@ import { ProbeError, errorText, isProbeError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
 import { UrlLeg } from './url-leg.js';
-import { openTimedSocket } from './socket.js';
+import { openTimedSocket } from '../net/socket.js';
 import { HeartbeatTracker, type HeartbeatHooks } from './ws-heartbeat.js';
 
 /** How long a polite close (close frame, wait for the peer's) may take on shutdown. */

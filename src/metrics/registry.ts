@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { IdleExpiry } from '../errors.js';
-import { REASONS, type Reason } from '../legs/reasons.js';
+import { REASONS, type Reason } from '../reasons.js';
 
 export const HEARTBEAT_RESULTS = ['ok', 'late', 'duplicate', 'garbled', 'timeout', 'failed'] as const;
 export type HeartbeatResult = (typeof HEARTBEAT_RESULTS)[number];

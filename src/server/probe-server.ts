@@ -5,9 +5,20 @@
  */
 import http from 'node:http';
 import type { ListenAddress } from '../config/types.js';
-import type { Probe } from '../probe.js';
-import { formatHostPort, listen as listenOn, type BoundAddress } from '../util/listen.js';
+import type { Logger } from '../log.js';
+import { formatHostPort, listen as listenOn, type BoundAddress } from '../net/listen.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
+
+/**
+ * What the server needs from a probe, declared here so the server never imports the probe: whether
+ * it is ready, a JSON-ready status, its metrics text, and a logger for failed requests.
+ */
+export interface ProbeView {
+  readonly ready: boolean;
+  status(): object;
+  readonly metrics: { render(): Promise<string>; readonly contentType: string };
+  readonly log: Logger;
+}
 
 export interface ProbeServer {
   readonly url: string;
@@ -26,7 +37,7 @@ const STATUS_PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
-export async function startProbeServer(probe: Probe, listen: ListenAddress, signal?: AbortSignal): Promise<ProbeServer> {
+export async function startProbeServer(probe: ProbeView, listen: ListenAddress, signal?: AbortSignal): Promise<ProbeServer> {
   signal?.throwIfAborted();
   const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8 * 1024 }, (req, res) => {
     void handle(probe, req, res).catch((err: unknown) => {
@@ -59,7 +70,7 @@ export async function startProbeServer(probe: Probe, listen: ListenAddress, sign
   };
 }
 
-async function handle(probe: Probe, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(probe: ProbeView, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
     return;

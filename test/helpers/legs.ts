@@ -5,10 +5,10 @@
 import { once } from 'node:events';
 import type { DohOptions, HttpLegOptions, IdleLegOptions, ResolveOptions, WsLegOptions } from '../../src/config/types.js';
 import { createLeg } from '../../src/legs/create-leg.js';
-import { DohResolver } from '../../src/legs/doh.js';
+import { DohResolver } from '../../src/net/doh.js';
 import type { DropEvent, Leg } from '../../src/legs/leg.js';
-import type { Reason } from '../../src/legs/reasons.js';
-import { createResolver } from '../../src/legs/resolver.js';
+import type { Reason } from '../../src/reasons.js';
+import { createResolver } from '../../src/net/resolver.js';
 import { silentLogger } from '../../src/log.js';
 import { ProbeMetrics } from '../../src/metrics/registry.js';
 

@@ -10,7 +10,7 @@ import type { IdleExpiry } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { EchoChannel } from './echo-channel.js';
 import type { ControlFailure, IdleControl } from './idle-control.js';
-import { idleExpiryOf } from './reasons.js';
+import { idleExpiryOf } from '../reasons.js';
 
 type Expired = { readonly result: 'expired'; readonly idleSeconds: number; readonly expiry: IdleExpiry; readonly error: Error; readonly whileIdle: boolean };
 

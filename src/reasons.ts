@@ -3,7 +3,7 @@
  * platform errors (errno codes, TLS codes, undici codes, ws codes, AggregateError from
  * happy-eyeballs) are mapped to a reason. The original error stays on `cause` for the logs.
  */
-import { isProbeError, type ErrorCode, type IdleExpiry } from '../errors.js';
+import { isProbeError, type ErrorCode, type IdleExpiry } from './errors.js';
 
 export const REASONS = [
   'timeout',
