@@ -3,7 +3,7 @@
  * from that. The ring is bounded, so when it is full and its oldest event is newer than the window
  * start, the answer says so instead of pretending the window is complete.
  */
-import { ProbeError } from '../errors.js';
+import { ProbeError, errorText } from '../errors.js';
 import { completeSince, downSpansOf, type RingDrop } from './probe-history.js';
 import type { LegRole } from '../roles.js';
 import { LEG_ROLES } from '../roles.js';
@@ -38,7 +38,7 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
     text = await res.text();
     if (text.length > MAX_STATUS_BYTES) throw new Error('response too large');
   } catch (err) {
-    throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --probe ${url.href}: ${describe(err)}`, { cause: err });
+    throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --probe ${url.href}: ${errorText(err)}`, { cause: err });
   }
   const doc = parseStatus(text, url.href);
   const warnings: string[] = [];
@@ -59,12 +59,6 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
     },
     warnings,
   };
-}
-
-function describe(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string } };
-  const cause = e.cause?.code ?? e.cause?.message;
-  return `${e.message ?? String(err)}${cause === undefined ? '' : ` (${cause})`}`;
 }
 
 function parseStatus(text: string, where: string): StatusDoc {

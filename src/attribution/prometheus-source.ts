@@ -8,7 +8,7 @@
  *   - the steps with samples of t3probe_leg_info are the time the window is covered;
  *   - p99 RTT inside the window against the 15 minutes before it finds spikes.
  */
-import { ProbeError } from '../errors.js';
+import { ProbeError, errorText } from '../errors.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
 import { LEG_ROLES, type LegRole } from '../roles.js';
@@ -71,10 +71,7 @@ class PromClient {
       text = await res.text();
       if (text.length > MAX_RESPONSE_BYTES) throw new Error('response too large');
     } catch (err) {
-      const e = err as { message?: string; cause?: { code?: string } };
-      throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --prometheus ${this.base.href}: ${e.message ?? String(err)}${e.cause?.code ? ` (${e.cause.code})` : ''}`, {
-        cause: err,
-      });
+      throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --prometheus ${this.base.href}: ${errorText(err)}`, { cause: err });
     }
     const body = parseApiBody(text);
     if (body === undefined) {

@@ -14,6 +14,7 @@ import {
 import type { Socket } from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type RecordType } from 'dns-packet';
 import { Ring } from '../util/ring.js';
+import { closeOnAbort } from '../util/close-on-abort.js';
 
 export interface DohRecords {
   [hostname: string]: { A?: string[]; AAAA?: string[]; CNAME?: string; ttl?: number };
@@ -247,10 +248,10 @@ export async function startDohResponder(options: DohResponderOptions): Promise<D
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}${PATH}`;
 
   let closing: Promise<void> | undefined;
-  const onAbort = (): void => void close();
+  let untieSignal = (): void => {};
   function close(): Promise<void> {
     if (closing === undefined) {
-      options.signal?.removeEventListener('abort', onAbort);
+      untieSignal();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
@@ -258,11 +259,7 @@ export async function startDohResponder(options: DohResponderOptions): Promise<D
     }
     return closing;
   }
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted === true) {
-    await close();
-    options.signal.throwIfAborted();
-  }
+  untieSignal = await closeOnAbort(options.signal, close);
 
   return {
     url,

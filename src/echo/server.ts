@@ -18,6 +18,7 @@ import { closeServer, formatHostPort, listen, type BoundAddress } from '../net/l
 import { mountEcho } from './mount.js';
 import { CLOSE_GRACE_MS, resolveEchoOptions, type EchoOptions } from './options.js';
 import { startTcpEcho, type TcpEcho } from './tcp-echo.js';
+import { closeOnAbort } from '../util/close-on-abort.js';
 
 export interface StartEchoOptions extends EchoOptions {
   /** Address of the HTTP(S) server (health route and WebSocket echo). Port 0 picks a free port. */
@@ -90,7 +91,7 @@ export async function startEchoServer(options: StartEchoOptions): Promise<EchoSe
   }
 
   let closing: Promise<void> | undefined;
-  const onAbort = (): void => void echoServer.close();
+  let untieSignal = (): void => {};
   const scheme = tls === undefined ? 'ws' : 'wss';
 
   const echoServer: EchoServer = {
@@ -111,7 +112,7 @@ export async function startEchoServer(options: StartEchoOptions): Promise<EchoSe
     },
     close() {
       closing ??= (async () => {
-        signal?.removeEventListener('abort', onAbort);
+        untieSignal();
         const closed = closeServer(server);
         server.closeIdleConnections();
         const httpDone = async (): Promise<void> => {
@@ -123,20 +124,14 @@ export async function startEchoServer(options: StartEchoOptions): Promise<EchoSe
       return closing;
     },
     destroy() {
-      signal?.removeEventListener('abort', onAbort);
+      untieSignal();
       closing ??= Promise.all([closeServer(server), tcp?.close()]).then(() => undefined);
       destroySockets();
       tcp?.destroy();
     },
   };
 
-  if (signal !== undefined) {
-    if (signal.aborted) {
-      await echoServer.close();
-      signal.throwIfAborted();
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  }
+  untieSignal = await closeOnAbort(signal, () => echoServer.close());
   return echoServer;
 }
 

@@ -10,6 +10,7 @@ import type { ListenAddress } from '../config/types.js';
 import { CloseTracker } from './close-tracker.js';
 import { closeServer, listen, type BoundAddress } from '../net/listen.js';
 import { CLOSE_GRACE_MS, ECHO_DEFAULTS, positiveInteger } from './options.js';
+import { closeOnAbort } from '../util/close-on-abort.js';
 
 export interface TcpEchoOptions {
   listen: ListenAddress;
@@ -56,7 +57,7 @@ export async function startTcpEcho(options: TcpEchoOptions): Promise<TcpEcho> {
   }
 
   let closing: Promise<void> | undefined;
-  const onAbort = (): void => void echo.close();
+  let untieSignal = (): void => {};
 
   const echo: TcpEcho = {
     address,
@@ -65,7 +66,7 @@ export async function startTcpEcho(options: TcpEchoOptions): Promise<TcpEcho> {
     },
     close() {
       closing ??= (async () => {
-        signal?.removeEventListener('abort', onAbort);
+        untieSignal();
         const closed = closeServer(server);
         for (const socket of sockets) socket.end();
         await sockets.settled(CLOSE_GRACE_MS);
@@ -75,19 +76,13 @@ export async function startTcpEcho(options: TcpEchoOptions): Promise<TcpEcho> {
       return closing;
     },
     destroy() {
-      signal?.removeEventListener('abort', onAbort);
+      untieSignal();
       closing ??= closeServer(server);
       for (const socket of sockets) socket.destroy();
     },
   };
 
-  if (signal !== undefined) {
-    if (signal.aborted) {
-      await echo.close();
-      signal.throwIfAborted();
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  }
+  untieSignal = await closeOnAbort(signal, () => echo.close());
   return echo;
 }
 

@@ -12,6 +12,7 @@ import { ProbeError, errorText, isProbeError, toError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
 import { hostnameOf } from '../net/resolver.js';
+import { SessionEnd } from './session-end.js';
 import { UrlLeg } from './url-leg.js';
 import { openTimedSocket } from '../net/socket.js';
 
@@ -42,23 +43,18 @@ interface PollHooks {
 }
 
 class HttpPollSession implements LegSession {
-  readonly ended: Promise<Error>;
+  readonly #end = new SessionEnd();
   readonly #client: Client;
   readonly #options: HttpLegOptions;
   readonly #path: string;
   readonly #hooks: PollHooks;
   readonly #stop = new AbortController();
-  #resolveEnded!: (err: Error) => void;
   #timer: NodeJS.Timeout | undefined;
-  #done = false;
 
   constructor(options: HttpLegOptions, url: URL, address: string, hooks: PollHooks) {
     this.#options = options;
     this.#hooks = hooks;
     this.#path = url.pathname + url.search;
-    this.ended = new Promise<Error>((resolve) => {
-      this.#resolveEnded = resolve;
-    });
     const secure = url.protocol === 'https:';
     const port = Number(url.port || (secure ? 443 : 80));
     const hostname = hostnameOf(url);
@@ -95,8 +91,12 @@ class HttpPollSession implements LegSession {
     this.#schedule(this.#options.intervalMs);
   }
 
+  get ended(): Promise<Error> {
+    return this.#end.ended;
+  }
+
   #schedule(delayMs: number): void {
-    if (this.#done) return;
+    if (this.#end.done) return;
     this.#timer = setTimeout(() => void this.#tick(), Math.max(0, delayMs));
     this.#timer.unref();
   }
@@ -107,7 +107,7 @@ class HttpPollSession implements LegSession {
     try {
       await this.#request(this.#stop.signal);
     } catch (err) {
-      if (!this.#stop.signal.aborted) this.#end(toError(err));
+      if (!this.#stop.signal.aborted) this.#finish(toError(err));
       return;
     }
     this.#schedule(this.#options.intervalMs - secondsSince(started) * 1000);
@@ -144,30 +144,29 @@ class HttpPollSession implements LegSession {
 
   /** End the session from outside (for example a failed DNS recheck); counted as its drop. */
   fail(err: Error): void {
-    this.#end(err);
+    this.#finish(err);
   }
 
-  #end(err: Error): void {
-    if (this.#done) return;
-    this.#done = true;
+  #finish(err: Error): void {
+    if (!this.#end.end(err)) return;
+    this.#stopPolling();
+    void this.#client.destroy().catch(noop);
+  }
+
+  #stopPolling(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#stop.abort();
-    void this.#client.destroy().catch(noop);
-    this.#resolveEnded(err);
   }
 
   async destroy(): Promise<void> {
-    this.#end(new ProbeError('PROBE_ERR_CLOSED', 'closed by the probe'));
+    this.#finish(new ProbeError('PROBE_ERR_CLOSED', 'closed by the probe'));
     await this.#client.destroy().catch(noop);
   }
 
   async close(): Promise<void> {
-    if (this.#done) return;
-    this.#done = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#stop.abort();
+    if (!this.#end.end(new ProbeError('PROBE_ERR_CLOSED', 'closed by the probe'))) return;
+    this.#stopPolling();
     await this.#client.close().catch(noop);
-    this.#resolveEnded(new ProbeError('PROBE_ERR_CLOSED', 'closed by the probe'));
   }
 }
 

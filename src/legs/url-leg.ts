@@ -6,6 +6,7 @@ import type { HttpLegOptions, IdleLegOptions, WsLegOptions } from '../config/typ
 import { nowNs, secondsSince } from '../util/clock.js';
 import { Leg, type LegDeps, type LegSession } from './leg.js';
 import { hostnameOf, resolveWithin, type AddressResolver } from '../net/resolver.js';
+import { toError } from '../errors.js';
 
 export interface UrlLegDeps extends LegDeps {
   readonly resolver: AddressResolver;
@@ -59,7 +60,7 @@ export abstract class UrlLeg<Options extends WsLegOptions | HttpLegOptions | Idl
         },
         (err: unknown) => {
           running = false;
-          if (!stop.signal.aborted) session.fail(err instanceof Error ? err : new Error(String(err)));
+          if (!stop.signal.aborted) session.fail(toError(err));
         },
       );
     }, this.options.dnsRecheckMs);

@@ -16,7 +16,8 @@ import type { TLSSocket } from 'node:tls';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
 import { buildConnector, Client } from 'undici';
 import type { DohOptions } from '../config/types.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError, errorText } from '../errors.js';
+import { raceSignal } from '../util/race-signal.js';
 
 export interface ResolvedAddress {
   readonly address: string;
@@ -98,10 +99,10 @@ function mediaType(value: string | undefined): string | undefined {
   return value?.split(';')[0]?.trim().toLowerCase();
 }
 
+/** errorText, led by the error's code when the text does not say it (undici's "other side closed"). */
 function describe(err: unknown): string {
-  if (typeof err !== 'object' || err === null) return String(err);
-  const { code, message } = err as { code?: unknown; message?: unknown };
-  const text = typeof message === 'string' && message !== '' ? message : 'unknown error';
+  const text = errorText(err);
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
 }
 
@@ -264,27 +265,13 @@ export class DohResolver {
       return flight.promise;
     }
     flight.waiters++;
-    return new Promise<ResolvedAddress>((resolve, reject) => {
-      const onAbort = (): void => {
-        flight.waiters--;
-        if (flight.waiters === 0 && !flight.settled) {
-          // Nobody wants this answer any more: stop it, and let the next caller start afresh.
-          for (const [name, f] of this.#inFlight) if (f === flight) this.#inFlight.delete(name);
-          flight.controller.abort(signal.reason);
-        }
-        reject(signal.reason as Error);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      flight.promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (err: Error) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      );
+    return raceSignal(flight.promise, signal, () => {
+      flight.waiters--;
+      if (flight.waiters === 0 && !flight.settled) {
+        // Nobody wants this answer any more: stop it, and let the next caller start afresh.
+        for (const [name, f] of this.#inFlight) if (f === flight) this.#inFlight.delete(name);
+        flight.controller.abort(signal.reason);
+      }
     });
   }
 

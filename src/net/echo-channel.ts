@@ -5,11 +5,12 @@
  * exactly those bytes to come back.
  */
 import type net from 'node:net';
-import WebSocket from 'ws';
 import type { TlsOptions } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
+import { raceSignal } from '../util/race-signal.js';
 import { openTimedSocket, type SocketPhase } from './socket.js';
+import { closeErrorOf, connectWebSocket } from './websocket.js';
 
 export interface EchoChannelTarget {
   /** tcp://host:port, ws://host/path or wss://host/path. */
@@ -117,7 +118,7 @@ class ChannelState {
   }
 }
 
-function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
+async function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
   const port = Number(target.url.port);
   const socket = openTimedSocket(
     { address: target.address, port, hostname: target.hostname, secure: false, tls: target.tls },
@@ -137,55 +138,32 @@ function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOptions, 
     onceGone: (listener) => state.onceGone(listener),
     terminate: () => socket.destroy(),
   };
-  return whenReady(socket, 'connect', state, signal, () => channel, () => socket.destroy());
+  await whenConnected(socket, state, signal);
+  return channel;
 }
 
-function openWsChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
-  const secure = target.url.protocol === 'wss:';
-  const port = Number(target.url.port || (secure ? 443 : 80));
+async function openWsChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
   const state = new ChannelState();
-  let readyNs: bigint | undefined;
-  const ws = new WebSocket(target.url, {
-    perMessageDeflate: false,
-    followRedirects: false,
-    maxPayload: MAX_PENDING_BYTES,
-    headers: { ...target.headers },
-    createConnection: () => {
-      const socket = openTimedSocket(
-        { address: target.address, port, hostname: target.hostname, secure, tls: target.tls },
-        {
-          timeoutMs: options.connectTimeoutMs,
-          onPhase: (phase, seconds) => {
-            options.onPhase?.(phase, seconds);
-            if (phase === 'tls' || !secure) readyNs = nowNs();
-          },
-        },
-      );
-      socket.on('error', (err) => state.fail(err));
-      applyKeepalive(socket, options.keepaliveMs);
-      return socket;
+  const { ws, socketError } = await connectWebSocket(
+    target,
+    {
+      timeoutMs: options.connectTimeoutMs,
+      maxPayloadBytes: MAX_PENDING_BYTES,
+      ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }),
+      onSocket: (socket) => {
+        // The raw socket error is the failure (a reset reads as one), as on a tcp:// channel.
+        socket.on('error', (err) => state.fail(err));
+        applyKeepalive(socket, options.keepaliveMs);
+      },
     },
-  });
+    signal,
+  );
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (!isBinary) state.receive(data);
   });
   ws.on('error', (err) => state.fail(err));
-  ws.on('unexpected-response', (_req, res) => {
-    res.resume();
-    const status = res.statusCode ?? 0;
-    state.fail(new ProbeError('PROBE_ERR_HANDSHAKE', `WebSocket upgrade to ${target.url.href} answered HTTP ${status}`, { status }));
-    ws.terminate();
-  });
-  ws.on('close', (code: number, reason: Buffer) => {
-    const text = reason.toString('utf8').slice(0, 128);
-    state.fail(
-      new ProbeError('PROBE_ERR_PEER_CLOSED', code === 1006 ? 'connection closed without a close frame' : `peer closed the WebSocket with code ${code}`, {
-        closeCode: code,
-        closeReason: text,
-      }),
-    );
-  });
-  const channel: EchoChannel = {
+  ws.on('close', (code: number, reason: Buffer) => state.fail(closeErrorOf(code, reason, socketError())));
+  return {
     exchange: (payload, deadlineMs, exchangeSignal) =>
       state.exchange((p) => ws.send(p, { binary: false, compress: false }), payload, deadlineMs, exchangeSignal),
     get failure() {
@@ -194,10 +172,6 @@ function openWsChannel(target: EchoChannelTarget, options: EchoChannelOptions, s
     onceGone: (listener) => state.onceGone(listener),
     terminate: () => ws.terminate(),
   };
-  return whenReady(ws, 'open', state, signal, () => {
-    if (readyNs !== undefined) options.onPhase?.('upgrade', secondsSince(readyNs));
-    return channel;
-  }, () => ws.terminate());
 }
 
 function applyKeepalive(socket: net.Socket, keepaliveMs: number | undefined): void {
@@ -206,39 +180,20 @@ function applyKeepalive(socket: net.Socket, keepaliveMs: number | undefined): vo
   else socket.setKeepAlive(true, keepaliveMs);
 }
 
-/** Resolve once `readyEvent` fires, or reject with the first failure, the connect timeout, or abort. */
-function whenReady(
-  emitter: net.Socket | WebSocket,
-  readyEvent: 'connect' | 'open',
-  state: ChannelState,
-  signal: AbortSignal,
-  ready: () => EchoChannel,
-  teardown: () => void,
-): Promise<EchoChannel> {
-  return new Promise<EchoChannel>((resolve, reject) => {
-    let unsubscribe: () => void = noop;
-    const settle = (): void => {
-      unsubscribe();
-      signal.removeEventListener('abort', onAbort);
-      emitter.removeListener(readyEvent, onReady);
-    };
-    const onReady = (): void => {
-      settle();
-      resolve(ready());
-    };
-    const onAbort = (): void => {
-      settle();
-      teardown();
-      reject(signal.reason as Error);
-    };
-    const onGone = (err: Error): void => {
-      settle();
-      teardown();
-      reject(err);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    emitter.once(readyEvent, onReady);
-    // Assigned last: onceGone calls onGone at once if the connection is already gone.
-    unsubscribe = state.onceGone(onGone);
+/** Resolve once the socket connects; reject with its first failure (the connect timeout among them) or the abort. */
+async function whenConnected(socket: net.Socket, state: ChannelState, signal: AbortSignal): Promise<void> {
+  let unsubscribe: () => void = noop;
+  const connected = new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    // onceGone calls reject at once if the connection is already gone.
+    unsubscribe = state.onceGone(reject);
   });
+  try {
+    await raceSignal(connected, signal);
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  } finally {
+    unsubscribe();
+  }
 }

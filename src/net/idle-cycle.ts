@@ -6,7 +6,7 @@
  * With a control connection (`controlledIdleCycle`), a death while the control failed too is
  * inconclusive instead: the far end or the whole path went away, not an idle timeout.
  */
-import type { IdleExpiry } from '../errors.js';
+import { toError, type IdleExpiry } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { EchoChannel } from './echo-channel.js';
 import type { ControlFailure, IdleControl } from './idle-control.js';
@@ -98,7 +98,7 @@ export async function idleThenProbe(
     return { result: 'survived', idleSeconds, rttSeconds };
   } catch (err) {
     signal.throwIfAborted();
-    const error = err instanceof Error ? err : new Error(String(err));
+    const error = toError(err);
     return { result: 'expired', idleSeconds, expiry: idleExpiryOf(error), error, whileIdle: false };
   }
 }
