@@ -13,11 +13,12 @@
  */
 import { isIP, type LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
+import dnsPacket, { type DecodedPacket } from 'dns-packet';
 import { buildConnector, Client } from 'undici';
 import type { DohOptions } from '../config/types.js';
 import { ProbeError, errorText } from '../errors.js';
 import { raceSignal } from '../util/race-signal.js';
+import { followChain, normalizeName, sameName, type QueryOutcome, type RecordKind } from './dns-answer.js';
 
 export interface ResolvedAddress {
   readonly address: string;
@@ -36,18 +37,10 @@ export interface DohResolverInternals {
 const DNS_MESSAGE = 'application/dns-message';
 /** A DNS message over DoH is at most 65535 bytes; anything bigger is not an answer. */
 const MAX_BODY_BYTES = 64 * 1024;
-const MAX_CNAME_HOPS = 16;
 /** Concurrent queries on one h2 connection; unbound's default http-max-streams is 100. */
 const H2_MAX_STREAMS = 32;
 const MAX_CACHE_ENTRIES = 256;
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'] as const;
-
-type RecordKind = 'A' | 'AAAA';
-
-/** What one DoH exchange said. Transport failures are thrown instead, as PROBE_ERR_DOH. */
-type QueryOutcome =
-  | { readonly ok: true; readonly addresses: readonly string[]; readonly ttlS: number }
-  | { readonly ok: false; readonly rcode: string };
 
 interface CacheEntry {
   readonly address: string;
@@ -69,26 +62,6 @@ function ipLiteral(hostname: string): { address: string; family: 4 | 6 } | undef
   const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
   const family = isIP(bare);
   return family === 4 || family === 6 ? { address: bare, family } : undefined;
-}
-
-/** Lower-case, no trailing dot; undefined when the name cannot be put on the wire. */
-function normalizeName(hostname: string): string | undefined {
-  const name = hostname.toLowerCase().replace(/\.$/, '');
-  if (name.length === 0 || Buffer.byteLength(name) > 253) return undefined;
-  for (const label of name.split('.')) {
-    const bytes = Buffer.byteLength(label);
-    if (bytes === 0 || bytes > 63) return undefined;
-  }
-  return name;
-}
-
-function sameName(a: string, b: string): boolean {
-  return a.toLowerCase().replace(/\.$/, '') === b;
-}
-
-function stringData(rr: Answer, type: RecordKind | 'CNAME'): string | undefined {
-  if (rr.type !== type || !('data' in rr)) return undefined;
-  return typeof rr.data === 'string' ? rr.data : undefined;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
@@ -413,26 +386,4 @@ export class DohResolver {
     if (rcode !== 'NOERROR') return { ok: false, rcode };
     return followChain(packet.answers ?? [], name, type);
   }
-}
-
-/** The addresses for name, following CNAMEs inside this one answer. */
-function followChain(answers: readonly Answer[], name: string, type: RecordKind): QueryOutcome {
-  const valid = type === 'A' ? (s: string) => isIP(s) === 4 : (s: string) => isIP(s) === 6;
-  const seen = new Set<string>();
-  let current = name;
-  let ttlS = Number.POSITIVE_INFINITY;
-  for (let hop = 0; hop <= MAX_CNAME_HOPS && !seen.has(current); hop++) {
-    seen.add(current);
-    const rrset = answers.filter((rr) => sameName(rr.name, current) && valid(stringData(rr, type) ?? ''));
-    if (rrset.length > 0) {
-      for (const rr of rrset) ttlS = Math.min(ttlS, 'ttl' in rr ? (rr.ttl ?? 0) : 0);
-      return { ok: true, addresses: rrset.map((rr) => stringData(rr, type) ?? ''), ttlS };
-    }
-    const cname = answers.find((rr) => sameName(rr.name, current) && stringData(rr, 'CNAME') !== undefined);
-    const target = cname === undefined ? undefined : normalizeName(stringData(cname, 'CNAME') ?? '');
-    if (cname === undefined || target === undefined) break;
-    ttlS = Math.min(ttlS, 'ttl' in cname ? (cname.ttl ?? 0) : 0);
-    current = target;
-  }
-  return { ok: false, rcode: 'NOERROR' };
 }
