@@ -1,6 +1,7 @@
 // One preset (typescript-eslint, type-checked) plus the rules that catch real bugs in
 // network code: floating promises and misused promises lose errors silently.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -40,6 +41,12 @@ export default tseslint.config(
       parserOptions: { projectService: false, project: null },
       globals: { module: 'writable' },
     },
+  },
+  {
+    // The status page's script runs in the browser as a classic inline script: browser globals, no
+    // Node. Type-aware rules use its own tsconfig (src/server/page/tsconfig.json, the DOM lib).
+    files: ['src/server/page/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
   },
   {
     files: ['test/**', 'bench/**'],

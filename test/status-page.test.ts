@@ -5,7 +5,9 @@
  * probe's own origin.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -14,6 +16,7 @@ import { chromium, type Page } from 'playwright-core';
 import type { ProbeConfig } from '../src/config/types.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { Probe } from '../src/probe.js';
+import { statusPage } from '../src/server/status-page.js';
 import { httpText } from './helpers/http-text.js';
 import { httpLegOptions, idleLegOptions, wsLegOptions } from './helpers/legs.js';
 import { startScriptedWsServer } from './helpers/servers.js';
@@ -280,5 +283,42 @@ test('an idle leg\'s card shows how long it has been idle now and what its check
   await page.locator('.card[data-leg="swarm-vip"] .c-idle', { hasText: 'inconclusive 1' }).waitFor();
   assert.match((await idle.textContent()) ?? '', /expired 0/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'status-page-idle.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('the page labels the verdict window and bursts with the lengths its server uses, not with its own', async (t) => {
+  if (!requireBinary(t, CHROMIUM, 'chromium')) return;
+  const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => echo.close());
+  const probe = new Probe(probeConfig([wsLegOptions({ name: 'cloudflare', role: 'public', url: echo.url })]), { processMetrics: false });
+  t.after(() => probe.close());
+  await probe.start({ listen: false });
+  // A server whose /status verdict looks at now ± 45 s and takes drops within 4 s as one burst.
+  const windowMs = 45_000;
+  const burstMs = 4_000;
+  const { html, csp } = await statusPage({ windowMs, burstMs });
+  const server = http.createServer((req, res) => {
+    if (req.url === '/status') {
+      const status = { ...probe.status(), verdict: probe.verdict(Date.now(), windowMs, burstMs) };
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(status));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': csp }).end(html);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const { page, problems } = await browse(t, `http://127.0.0.1:${address.port}/`);
+
+  await page.locator('#v-legs .v-window').waitFor();
+  assert.match((await page.locator('#v-legs').textContent()) ?? '', /window ±45s, clamped to now: \d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC/);
+  assert.match((await page.locator('#v-sub').textContent()) ?? '', /within ±45s of now \(the window ends now\)/);
+  assert.equal(await page.locator('#burst-legend').textContent(), 'burst: drops within 4s of each other');
+  assert.equal(await page.locator('.tl-window span').textContent(), 'verdict window ±45s');
   assert.deepEqual(problems, []);
 });

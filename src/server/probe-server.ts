@@ -4,10 +4,11 @@
  * GET/HEAD only.
  */
 import http from 'node:http';
+import { DEFAULT_BURST_MS, DEFAULT_WINDOW_MS } from '../attribution/verdict.js';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { formatHostPort, listen as listenOn, type BoundAddress } from '../net/listen.js';
-import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
+import { statusPage } from './status-page.js';
 
 /**
  * What the server needs from a probe, declared here so the server never imports the probe: whether
@@ -28,19 +29,32 @@ export interface ProbeServer {
 
 const MAX_CONNECTIONS = 256;
 const CLOSE_GRACE_MS = 2_000;
-const STATUS_PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'content-length': Buffer.byteLength(STATUS_PAGE_HTML),
-  'cache-control': 'no-store',
-  'content-security-policy': STATUS_PAGE_CSP,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
+
+/** The status page as served: its body and headers, built once per server. */
+interface PageResponse {
+  readonly body: string;
+  readonly headers: http.OutgoingHttpHeaders;
+}
 
 export async function startProbeServer(probe: ProbeView, listen: ListenAddress, signal?: AbortSignal): Promise<ProbeServer> {
   signal?.throwIfAborted();
+  // The same window and burst lengths Probe.status() gives /status's verdict, so the page's
+  // labels describe the verdict it shows.
+  const { html, csp } = await statusPage({ windowMs: DEFAULT_WINDOW_MS, burstMs: DEFAULT_BURST_MS });
+  signal?.throwIfAborted();
+  const page: PageResponse = {
+    body: html,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(html),
+      'cache-control': 'no-store',
+      'content-security-policy': csp,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    },
+  };
   const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8 * 1024 }, (req, res) => {
-    void handle(probe, req, res).catch((err: unknown) => {
+    void handle(probe, page, req, res).catch((err: unknown) => {
       probe.log.error({ err }, 'probe server request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('internal error\n');
@@ -70,7 +84,7 @@ export async function startProbeServer(probe: ProbeView, listen: ListenAddress, 
   };
 }
 
-async function handle(probe: ProbeView, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(probe: ProbeView, page: PageResponse, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
     return;
@@ -78,7 +92,7 @@ async function handle(probe: ProbeView, req: http.IncomingMessage, res: http.Ser
   const path = (req.url ?? '/').split('?', 1)[0];
   switch (path) {
     case '/':
-      res.writeHead(200, STATUS_PAGE_HEADERS).end(req.method === 'HEAD' ? undefined : STATUS_PAGE_HTML);
+      res.writeHead(200, page.headers).end(req.method === 'HEAD' ? undefined : page.body);
       return;
     case '/metrics': {
       const body = await probe.metrics.render();
