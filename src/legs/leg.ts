@@ -303,7 +303,9 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     const previous = this.#state;
     this.#upSinceNs = nowNs();
     this.metrics.setConnected(true);
-    if (this.#lastDrop !== null && this.#lastDrop.recoveredAt === null) this.#lastDrop.recoveredAt = Date.now();
+    // One clock reading: the drop's recovery is exactly when the leg's `since` says it came up.
+    const upAt = Date.now();
+    if (this.#lastDrop !== null && this.#lastDrop.recoveredAt === null) this.#lastDrop.recoveredAt = upAt;
     if (previous === 'down') {
       this.log.info(
         { downForSeconds: (Date.now() - this.#since) / 1000, attempts: this.#attempts, remoteAddress: this.#remoteAddress },
@@ -314,7 +316,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     }
     this.#attempts = 0;
     this.#currentError = null;
-    this.#setState('up');
+    this.#setState('up', upAt);
   }
 
   #markDown(failure: Error): void {
@@ -361,15 +363,15 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       'leg dropped',
     );
     if (this.log.isLevelEnabled('debug')) this.log.debug({ reason, code, err: error }, 'leg dropped: error detail');
-    this.#setState('down');
+    this.#setState('down', at);
     this.emit('drop', event);
   }
 
-  #setState(next: LegState): void {
+  #setState(next: LegState, at = Date.now()): void {
     const previous = this.#state;
     if (previous === next) return;
     this.#state = next;
-    this.#since = Date.now();
+    this.#since = at;
     this.emit('state', next, previous);
   }
 }
