@@ -22,7 +22,7 @@ export interface ProbeOptions {
 
 export interface ProbeStatus {
   readonly startedAt: string;
-  /** The attribution of now ± DEFAULT_WINDOW_MS (clamped to now), from the drop ring and the legs' states. */
+  /** The attribution of now ± statusWindow.windowMs (clamped to now), from the drop ring and the legs' states. */
   readonly verdict: Verdict;
   readonly uptimeSeconds: number;
   readonly ready: boolean;
@@ -38,6 +38,8 @@ export class Probe {
   readonly metrics: ProbeMetrics;
   readonly legs: readonly Leg[];
   readonly log: Logger;
+  /** The window and burst gap of the verdict in status(). */
+  readonly statusWindow = { windowMs: DEFAULT_WINDOW_MS, burstMs: DEFAULT_BURST_MS } as const;
   readonly #drops: Ring<DropEvent>;
   readonly #dohResolvers = new Map<string, DohResolver>();
   readonly #startedAt = Date.now();
@@ -123,7 +125,7 @@ export class Probe {
     const recentDrops = this.#drops.toArray();
     return {
       startedAt: new Date(this.#startedAt).toISOString(),
-      verdict: this.#verdictFrom(legs, recentDrops, Date.now(), DEFAULT_WINDOW_MS, DEFAULT_BURST_MS),
+      verdict: this.#verdictFrom(legs, recentDrops, Date.now(), this.statusWindow.windowMs, this.statusWindow.burstMs),
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
       legs,

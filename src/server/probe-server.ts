@@ -4,7 +4,6 @@
  * GET/HEAD only.
  */
 import http from 'node:http';
-import { DEFAULT_BURST_MS, DEFAULT_WINDOW_MS } from '../attribution/verdict.js';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { formatHostPort, listen as listenOn, type BoundAddress } from '../net/listen.js';
@@ -19,6 +18,8 @@ export interface ProbeView {
   status(): object;
   readonly metrics: { render(): Promise<string>; readonly contentType: string };
   readonly log: Logger;
+  /** The half-width and burst gap of the verdict in status(): the page labels what it shows. */
+  readonly statusWindow: { readonly windowMs: number; readonly burstMs: number };
 }
 
 export interface ProbeServer {
@@ -38,9 +39,8 @@ interface PageResponse {
 
 export async function startProbeServer(probe: ProbeView, listen: ListenAddress, signal?: AbortSignal): Promise<ProbeServer> {
   signal?.throwIfAborted();
-  // The same window and burst lengths Probe.status() gives /status's verdict, so the page's
-  // labels describe the verdict it shows.
-  const { html, csp } = await statusPage({ windowMs: DEFAULT_WINDOW_MS, burstMs: DEFAULT_BURST_MS });
+  // The window and burst lengths of /status's verdict, so the page's labels describe what it shows.
+  const { html, csp } = await statusPage(probe.statusWindow);
   signal?.throwIfAborted();
   const page: PageResponse = {
     body: html,
