@@ -1,11 +1,12 @@
 import type { LegRole } from '../attribution/roles.js';
+import type { LOG_LEVELS } from './defaults.js';
 
 /**
  * The normalized, fully-typed configuration. Everything downstream of the config loader takes
  * these shapes and never re-checks user input. Durations are milliseconds.
  */
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ListenAddress {
   readonly host: string;
