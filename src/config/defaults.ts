@@ -28,3 +28,6 @@ export const DEFAULT_DOH = {
   minTtlMs: 0,
   maxTtlMs: 3_600_000,
 } as const;
+
+/** `t3-probe demo` and startDemo: the usual port, on loopback only (the demo is not for a network). */
+export const DEMO_LISTEN: ListenAddress = { host: '127.0.0.1', port: DEFAULT_LISTEN.port };
