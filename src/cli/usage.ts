@@ -13,7 +13,13 @@ import {
   LOG_LEVELS,
 } from '../config/defaults.js';
 import { ENV_OVERRIDES } from '../config/env.js';
-import { DEFAULT_IDLE_DEADLINE_MS, DEFAULT_IDLE_MS, MAX_PAYLOAD_BYTES, defaultControlIntervalMs } from '../config/leg-kinds.js';
+import {
+  DEFAULT_IDLE_DEADLINE_MS,
+  DEFAULT_IDLE_MS,
+  MAX_PAYLOAD_BYTES,
+  MIN_CONTROL_INTERVAL_MS,
+  defaultControlIntervalMs,
+} from '../config/leg-kinds.js';
 import { formatBytes } from '../config/size.js';
 import { ECHO_DEFAULTS } from '../echo/options.js';
 import { formatDurationMs } from '../util/duration.js';
@@ -83,7 +89,7 @@ export const DEMO_USAGE = `Usage: t3-probe demo [--listen host:port]
 Start, all on loopback: an echo server (wss with a throwaway CA), a DoH responder (HTTP/2), a plain
 HTTP "serve" process, and a probe with three legs: cloudflare (DoH-resolved wss), internal (the
 same URL pinned to 127.0.0.1) and t3serve (plain HTTP). Then open:
-  http://127.0.0.1:9464/  (status page)   http://127.0.0.1:9464/metrics   http://127.0.0.1:9464/status
+  http://${formatHostPort(DEMO_LISTEN)}/  (status page)   http://${formatHostPort(DEMO_LISTEN)}/metrics   http://${formatHostPort(DEMO_LISTEN)}/status
 
 Options:
       --listen <host:port>   probe address (default ${formatHostPort(DEMO_LISTEN)})
@@ -116,7 +122,7 @@ Options:
       --steps <n>              connections in the sweep (default ${DEFAULT_SWEEP_STEPS}, at most ${MAX_SWEEP_STEPS})
       --deadline <duration>    how long the probe's echo may take (default ${formatDurationMs(DEFAULT_IDLE_DEADLINE_MS)})
       --keepalive <duration>   enable TCP keepalive (TCP_KEEPIDLE) at this idle time (default off)
-      --control-interval <d>   heartbeat of the control connection, 100ms to half the shortest
+      --control-interval <d>   heartbeat of the control connection, ${formatDurationMs(MIN_CONTROL_INTERVAL_MS)} to half the shortest
                                idle (default ${formatDurationMs(CONTROL_INTERVAL_CAP_MS)}, or a quarter of the shortest idle if less)
       --expect survive|expire  what should happen (default ${DEFAULT_EXPECTATION}); with --sweep, survive means
                                every idle time survived, expire means at least one expired
