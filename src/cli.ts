@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 /** The t3-probe command line. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. */
 import { createRequire } from 'node:module';
-import { runCommand } from './cli/run.js';
-import { echoCommand } from './cli/echo.js';
-import { demoCommand } from './cli/demo.js';
-import { idleCheckCommand } from './cli/idle-check.js';
-import { attributeCommand } from './cli/attribute.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { isProbeError } from './errors.js';
 import { nearestWord } from './util/suggest.js';
@@ -14,12 +9,18 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-const COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
-  run: runCommand,
-  echo: echoCommand,
-  demo: demoCommand,
-  'idle-check': idleCheckCommand,
-  attribute: attributeCommand,
+type Command = (argv: readonly string[]) => Promise<number>;
+
+/**
+ * Each command is loaded when it is run, so `run` never loads the demo's node-forge and DoH
+ * responder, and no command loads another's dependencies.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  run: async () => (await import('./cli/run.js')).runCommand,
+  echo: async () => (await import('./cli/echo.js')).echoCommand,
+  demo: async () => (await import('./cli/demo.js')).demoCommand,
+  'idle-check': async () => (await import('./cli/idle-check.js')).idleCheckCommand,
+  attribute: async () => (await import('./cli/attribute.js')).attributeCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -33,13 +34,14 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${pkg.version}\n`);
     return EXIT_OK;
   }
-  const handler = COMMANDS[command];
-  if (handler === undefined) {
+  const load = COMMANDS[command];
+  if (load === undefined) {
     const suggestion = nearestWord(command, Object.keys(COMMANDS));
     const hint = suggestion === undefined ? '' : `: did you mean ${JSON.stringify(suggestion)}?`;
     process.stderr.write(`t3-probe: unknown command ${JSON.stringify(command)}${hint}\n\n${MAIN_USAGE}`);
     return EXIT_USAGE;
   }
+  const handler = await load();
   return handler(rest);
 }
 

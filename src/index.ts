@@ -11,7 +11,8 @@ export { ProbeMetrics, HEARTBEAT_RESULTS, CONNECT_PHASES } from './metrics/regis
 export { mountEcho } from './echo/mount.js';
 export { startEchoServer } from './echo/server.js';
 export { startTcpEcho } from './echo/tcp-echo.js';
-export { startDemo } from './demo/demo.js';
+// The demo (startDemo) is `t3-probe/demo`, src/demo/index.ts: it needs node-forge and a DoH
+// responder, which a library user holding real legs should not load.
 
 export type { ProbeOptions, ProbeStatus } from './probe.js';
 export type {

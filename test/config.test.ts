@@ -7,12 +7,14 @@ import { ProbeError, isProbeError } from '../src/errors.js';
 import {
   DEFAULT_LISTEN,
   ENV_OVERRIDES,
+  buildConfig,
   loadConfigFile,
   normalizeConfig,
   parseConfig,
   type LoadOptions,
 } from '../src/config/load.js';
 import { parseListen } from '../src/config/listen.js';
+import { normalize } from '../src/config/schema.js';
 import { formatBytes, parseByteSize } from '../src/config/size.js';
 import { levenshtein, nearest } from '../src/util/suggest.js';
 import type { ProbeConfig, TlsOptions } from '../src/config/types.js';
@@ -635,6 +637,88 @@ void test('an unreadable or non-PEM tls.ca names the key and the path', async (t
     `doh.tls.ca: ${join(dir, 'not.pem')} has no PEM certificate in it (got "./not.pem")`,
   ], { baseDir: dir });
   assertProblems(oneLeg('tls: { ca: . }'), [`legs[0] (a).tls.ca: cannot read ${dir} (EISDIR) (got ".")`], { baseDir: dir });
+});
+
+void test('a CA file problem in a config file names the file, line and column, and the leg', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'not.pem'), 'hello');
+  const file = join(dir, 'probe.yaml');
+  await writeFile(
+    file,
+    [
+      'doh:',
+      '  url: https://dns.example/q',
+      '  tls: { ca: ./not.pem }',
+      'legs:',
+      '  - name: cloudflare',
+      '    kind: ws',
+      '    url: wss://t3.example.com/probe/ws',
+      '    tls:',
+      '      ca: missing.pem',
+      '',
+    ].join('\n'),
+  );
+  await assert.rejects(loadConfigFile(file, { env: {} }), (err: unknown) => {
+    assert.ok(isProbeError(err, 'PROBE_ERR_CONFIG'));
+    assert.deepEqual(err.message.split('\n'), [
+      `${file}:3:14: doh.tls.ca: ${join(dir, 'not.pem')} has no PEM certificate in it (got "./not.pem")`,
+      `${file}:9:11: legs[0] (cloudflare).tls.ca: cannot read ${join(dir, 'missing.pem')} (ENOENT) (got "missing.pem")`,
+    ]);
+    assert.equal(err.key, 'doh.tls.ca');
+    return true;
+  });
+});
+
+void test('a CA file problem is reported together with every other problem', async (t) => {
+  const dir = await tempDir(t);
+  const err = assertProblems(oneLeg('tls: { ca: missing.pem }, pin: x'), [
+    'legs[0] (a).pin: must be an IP address (got "x")',
+    `legs[0] (a).tls.ca: cannot read ${join(dir, 'missing.pem')} (ENOENT) (got "missing.pem")`,
+  ], { baseDir: dir });
+  assert.equal(err.key, 'legs[0].pin');
+});
+
+void test('validation names the CA files without reading them; the legs of a doh section share its CA', () => {
+  const { config, caFiles, issues } = normalize(
+    {
+      doh: { url: 'https://dns.example/q', tls: { ca: 'ca.pem' } },
+      legs: [
+        { name: 'a', kind: 'ws', url: 'wss://h.example/', resolve: 'doh', tls: { ca: '/elsewhere/leg.pem', insecure: true } },
+        { name: 'b', kind: 'ws', url: 'wss://h.example/', resolve: 'doh' },
+      ],
+    },
+    { env: {}, baseDir: '/nonexistent' },
+  );
+  assert.equal(issues.count, 0);
+  assert.deepEqual(caFiles, [
+    { owner: 'doh', key: 'doh.tls.ca', value: 'ca.pem', path: '/nonexistent/ca.pem' },
+    { owner: 0, key: 'legs[0].tls.ca', value: '/elsewhere/leg.pem', path: '/elsewhere/leg.pem' },
+  ]);
+  assert.deepEqual(config.legs[0]?.tls, { insecure: true });
+
+  // The same config, read: each file once however many keys name it, each PEM where its key is.
+  const LEG_PEM = PEM.replace('fake', 'leg');
+  const reads: string[] = [];
+  const [a, b] = buildConfig(
+    {
+      doh: { url: 'https://dns.example/q', tls: { ca: 'ca.pem' } },
+      legs: [
+        { name: 'a', kind: 'ws', url: 'wss://h.example/', resolve: 'doh', tls: { ca: 'leg.pem', insecure: true } },
+        { name: 'b', kind: 'ws', url: 'wss://h.example/', resolve: 'doh', tls: { ca: './ca.pem' } },
+      ],
+    },
+    { env: {}, baseDir: '/ca' },
+    (path) => {
+      reads.push(path);
+      return path === '/ca/leg.pem' ? LEG_PEM : PEM;
+    },
+  ).legs;
+  assert.deepEqual(reads, ['/ca/ca.pem', '/ca/leg.pem']);
+  assert.deepEqual(a?.tls, { ca: LEG_PEM, insecure: true });
+  assert.deepEqual(b?.tls, { ca: PEM, insecure: false });
+  assert.ok(a?.resolve.mode === 'doh' && b?.resolve.mode === 'doh');
+  assert.deepEqual(a.resolve.doh.tls, { ca: PEM, insecure: false });
+  assert.equal(a.resolve.doh, b.resolve.doh, 'the legs share one doh object, as the parsed config does');
 });
 
 void test('loadConfigFile resolves relative paths against the file, not the cwd', async (t) => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { ENV_OVERRIDES } from '../src/config/env.js';
+import { configKeys } from '../src/config/schema.js';
 import { REASONS } from '../src/reasons.js';
 import { HEARTBEAT_RESULTS, ProbeMetrics } from '../src/metrics/registry.js';
 
@@ -32,4 +33,22 @@ test('every probe metric is in the metrics table', async () => {
 
 test('every environment override is documented', () => {
   for (const { env } of ENV_OVERRIDES) assert.ok(readme.includes(`\`${env}\``), env);
+});
+
+test('the config key table documents exactly the keys the schema accepts', () => {
+  const section = /^### Keys\n([\s\S]*?)^#{1,3} /m.exec(readme)?.[1] ?? '';
+  // `legs[].backoff.min` / `.max` / `.factor` is one row for three keys.
+  const documented = new Set(
+    [...section.matchAll(/^\| (`[^|]*`) \|/gm)].flatMap(([, cell = '']) => {
+      const [first = '', ...more] = [...cell.matchAll(/`([^`]+)`/g)].map(([, key = '']) => key);
+      const parent = first.slice(0, first.lastIndexOf('.'));
+      return [first, ...more.map((suffix) => `${parent}${suffix}`)];
+    }),
+  );
+  assert.ok(documented.size >= 30, `found only ${documented.size} keys under "### Keys"`);
+  const keys = configKeys();
+  // A mapping may be documented by a row of its own (doh, legs) or only by its keys (metrics, tls).
+  for (const { path, nested } of keys) if (!nested) assert.ok(documented.has(path), `${path} is accepted but not documented`);
+  const accepted = new Set(keys.map(({ path }) => path));
+  for (const key of documented) assert.ok(accepted.has(key), `${key} is documented but not accepted`);
 });

@@ -1,4 +1,5 @@
 /** Argument parsing shared by every command: node:util parseArgs, with errors as usage errors. */
+import { LOG_LEVELS } from '../config/defaults.js';
 import { parseListen } from '../config/listen.js';
 import { formatBytes, parseByteSize } from '../config/size.js';
 import type { ListenAddress, LogLevel } from '../config/types.js';
@@ -23,14 +24,13 @@ export function listenArg(flag: string, value: string | undefined, fallback: Lis
   return parsed;
 }
 
-const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 export function logLevelArg(value: string | undefined, fallback: LogLevel): LogLevel {
   if (value === undefined) return fallback;
-  if (!(LEVELS as readonly string[]).includes(value)) {
-    throw new ProbeError('PROBE_ERR_USAGE', `--log-level: must be one of ${LEVELS.join(', ')} (got ${JSON.stringify(value)})`);
+  const level = LOG_LEVELS.find((candidate) => candidate === value);
+  if (level === undefined) {
+    throw new ProbeError('PROBE_ERR_USAGE', `--log-level: must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(value)})`);
   }
-  return value as LogLevel;
+  return level;
 }
 
 export function positiveIntArg(flag: string, value: string | undefined): number | undefined {

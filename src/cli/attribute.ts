@@ -2,8 +2,10 @@ import { readProbeSource } from '../attribution/probe-source.js';
 import { readPrometheusSource } from '../attribution/prometheus-source.js';
 import { formatVerdict } from '../attribution/report.js';
 import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS } from '../attribution/verdict.js';
+import { DEFAULT_METRICS_PREFIX } from '../config/defaults.js';
 import { isProbeError, ProbeError } from '../errors.js';
 import { durationArg, parseCommand } from './args.js';
+import { DEFAULT_PROMETHEUS_JOB } from './defaults.js';
 import { ATTRIBUTE_USAGE } from './usage.js';
 
 export async function attributeCommand(argv: readonly string[]): Promise<number> {
@@ -41,9 +43,9 @@ export async function attributeCommand(argv: readonly string[]): Promise<number>
       ({ input, warnings } = await readProbeSource(url, at, windowMs, now, signal));
     } else {
       const url = parseUrl('--prometheus', values.prometheus ?? '');
-      const job = values.job ?? 't3-probe';
+      const job = values.job ?? DEFAULT_PROMETHEUS_JOB;
       source = `Prometheus ${url.href} (job ${job})`;
-      input = await readPrometheusSource({ url, job, prefix: values.prefix ?? 't3probe_' }, at, windowMs, now, signal);
+      input = await readPrometheusSource({ url, job, prefix: values.prefix ?? DEFAULT_METRICS_PREFIX }, at, windowMs, now, signal);
     }
     const verdict = attribute({ ...input, at, windowMs, burstMs, now });
     process.stdout.write(values.json === true ? `${JSON.stringify({ source, warnings, ...verdict }, null, 2)}\n` : formatVerdict(verdict, source, warnings));

@@ -1,4 +1,5 @@
-import { DEMO_LISTEN, startDemo } from '../demo/demo.js';
+import { DEFAULT_LOG_LEVEL, DEMO_LISTEN } from '../config/defaults.js';
+import { startDemo } from '../demo/demo.js';
 import { createLogger } from '../log.js';
 import { listenArg, logLevelArg, parseCommand } from './args.js';
 import { onShutdownSignal } from './shutdown.js';
@@ -14,7 +15,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     DEMO_USAGE,
   );
   if (values === undefined) return 0;
-  const logger = createLogger(logLevelArg(values['log-level'], 'info'));
+  const logger = createLogger(logLevelArg(values['log-level'], DEFAULT_LOG_LEVEL));
   const demo = await startDemo({ listen: listenArg('--listen', values.listen, DEMO_LISTEN), logger });
   const base = demo.probe.url ?? '';
   process.stderr.write(

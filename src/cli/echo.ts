@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { DEFAULT_LOG_LEVEL } from '../config/defaults.js';
 import { MAX_PAYLOAD_BYTES } from '../config/leg-kinds.js';
 import { startEchoServer } from '../echo/server.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { listenArg, logLevelArg, parseCommand, positiveIntArg, sizeArg } from './args.js';
+import { DEFAULT_ECHO_LISTEN } from './defaults.js';
 import { onShutdownSignal } from './shutdown.js';
 import { ECHO_USAGE } from './usage.js';
 
@@ -22,8 +24,8 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
     ECHO_USAGE,
   );
   if (values === undefined) return 0;
-  const logger = createLogger(logLevelArg(values['log-level'], 'info'));
-  const listen = listenArg('--listen', values.listen, { host: '0.0.0.0', port: 8080 });
+  const logger = createLogger(logLevelArg(values['log-level'], DEFAULT_LOG_LEVEL));
+  const listen = listenArg('--listen', values.listen, DEFAULT_ECHO_LISTEN);
   const tcpListen = values['tcp-listen'] === undefined ? undefined : listenArg('--tcp-listen', values['tcp-listen'], listen);
   const maxConnections = positiveIntArg('--max-connections', values['max-connections']);
   // The same range as a ws leg's maxPayload, so the far end never refuses what a leg may send.

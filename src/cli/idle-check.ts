@@ -1,16 +1,16 @@
 import { fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { MIN_CONTROL_INTERVAL_MS, defaultControlIntervalMs } from '../config/leg-kinds.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../config/defaults.js';
+import { DEFAULT_IDLE_DEADLINE_MS, DEFAULT_IDLE_MS, MIN_CONTROL_INTERVAL_MS, defaultControlIntervalMs } from '../config/leg-kinds.js';
 import { ProbeError, isProbeError } from '../errors.js';
 import { idleLadder } from '../idle-check/ladder.js';
 import { formatReport, formatRung } from '../idle-check/report.js';
 import { FirstConnectionError, runIdleCheck, type Expectation } from '../idle-check/run.js';
 import { formatDurationMs, parseDurationMs } from '../util/duration.js';
 import { durationArg, parseCommand, positiveIntArg } from './args.js';
+import { DEFAULT_EXPECTATION, DEFAULT_SWEEP_STEPS, MAX_SWEEP_STEPS } from './defaults.js';
 import { IDLE_CHECK_USAGE } from './usage.js';
-
-const MAX_STEPS = 200;
 
 /**
  * With --json, stdout carries exactly one JSON object whatever happens: the report, or
@@ -78,7 +78,7 @@ async function idleCheck(argv: readonly string[]): Promise<number> {
   if (values === undefined) return 0;
   if (values.target === undefined) throw new ProbeError('PROBE_ERR_USAGE', '--target is required (tcp://host:port, ws://host/path or wss://host/path)');
   const target = parseTarget(values.target);
-  const expect = (values.expect ?? 'survive') as Expectation;
+  const expect = (values.expect ?? DEFAULT_EXPECTATION) as Expectation;
   if (expect !== 'survive' && expect !== 'expire') {
     throw new ProbeError('PROBE_ERR_USAGE', `--expect: must be survive or expire (got ${JSON.stringify(values.expect)})`);
   }
@@ -92,15 +92,16 @@ async function idleCheck(argv: readonly string[]): Promise<number> {
     if (rest.length > 0 || minMs === undefined || maxMs === undefined || minMs <= 0 || maxMs < minMs) {
       throw new ProbeError('PROBE_ERR_USAGE', `--sweep: must be MIN..MAX with 0 < MIN <= MAX, such as 30s..1200s (got ${JSON.stringify(values.sweep)})`);
     }
-    const steps = positiveIntArg('--steps', values.steps) ?? 8;
-    if (steps > MAX_STEPS) throw new ProbeError('PROBE_ERR_USAGE', `--steps: at most ${MAX_STEPS} connections (got ${steps})`);
+    const steps = positiveIntArg('--steps', values.steps) ?? DEFAULT_SWEEP_STEPS;
+    if (steps > MAX_SWEEP_STEPS) throw new ProbeError('PROBE_ERR_USAGE', `--steps: at most ${MAX_SWEEP_STEPS} connections (got ${steps})`);
     idlesMs = idleLadder(minMs, maxMs, steps);
   } else {
-    idlesMs = [durationArg('--idle', values.idle) ?? 16 * 60_000];
+    // The defaults of an idle leg: one check is one cycle of a leg with the same settings.
+    idlesMs = [durationArg('--idle', values.idle) ?? DEFAULT_IDLE_MS];
   }
-  const deadlineMs = durationArg('--deadline', values.deadline) ?? 5_000;
+  const deadlineMs = durationArg('--deadline', values.deadline) ?? DEFAULT_IDLE_DEADLINE_MS;
   const keepaliveMs = durationArg('--keepalive', values.keepalive);
-  const connectTimeoutMs = durationArg('--connect-timeout', values['connect-timeout']) ?? 10_000;
+  const connectTimeoutMs = durationArg('--connect-timeout', values['connect-timeout']) ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const shortestMs = Math.min(...idlesMs);
   const controlIntervalMs = durationArg('--control-interval', values['control-interval']) ?? defaultControlIntervalMs(shortestMs);
   if (values['control-interval'] !== undefined) {

@@ -1,7 +1,33 @@
-/** Help texts. Kept next to each other so `--help` output stays consistent. */
+/**
+ * Help texts. Kept next to each other so `--help` output stays consistent, and every default in
+ * them is the constant the code uses, so help can never disagree with it. Only light modules are
+ * imported here: cli.ts loads this for every command, and each command's own code on demand.
+ */
+import { DEFAULT_BURST_MS, DEFAULT_WINDOW_MS } from '../attribution/verdict.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_LISTEN,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_METRICS_PREFIX,
+  DEMO_LISTEN,
+  LOG_LEVELS,
+} from '../config/defaults.js';
 import { ENV_OVERRIDES } from '../config/env.js';
-import { MAX_PAYLOAD_BYTES } from '../config/leg-kinds.js';
+import {
+  DEFAULT_IDLE_DEADLINE_MS,
+  DEFAULT_IDLE_MS,
+  MAX_PAYLOAD_BYTES,
+  MIN_CONTROL_INTERVAL_MS,
+  defaultControlIntervalMs,
+} from '../config/leg-kinds.js';
 import { formatBytes } from '../config/size.js';
+import { ECHO_DEFAULTS } from '../echo/options.js';
+import { formatDurationMs } from '../util/duration.js';
+import { formatHostPort } from '../net/listen.js';
+import { DEFAULT_ECHO_LISTEN, DEFAULT_EXPECTATION, DEFAULT_PROMETHEUS_JOB, DEFAULT_SWEEP_STEPS, MAX_SWEEP_STEPS } from './defaults.js';
+
+/** The control interval a long idle gets: the cap that a short idle's quarter may lower. */
+const CONTROL_INTERVAL_CAP_MS = defaultControlIntervalMs(Number.POSITIVE_INFINITY);
 
 export const MAIN_USAGE = `t3-probe: differential connectivity probe
 
@@ -9,8 +35,8 @@ Usage:
   t3-probe run --config probe.yaml [--listen host:port] [--log-level level]
   t3-probe echo [--listen host:port] [--tcp-listen host:port] [options]
   t3-probe demo [--listen host:port]
-  t3-probe idle-check --target tcp://host:port|ws(s)://host/path [--idle 16m | --sweep 30s..1200s]
-  t3-probe attribute --at <RFC3339|now> [--window 2m] (--probe URL | --prometheus URL) [--json]
+  t3-probe idle-check --target tcp://host:port|ws(s)://host/path [--idle ${formatDurationMs(DEFAULT_IDLE_MS)} | --sweep 30s..1200s]
+  t3-probe attribute --at <RFC3339|now> [--window ${formatDurationMs(DEFAULT_WINDOW_MS)}] (--probe URL | --prometheus URL) [--json]
   t3-probe <command> --help
   t3-probe --version
 
@@ -27,12 +53,12 @@ Exit codes: 0 ok, 1 runtime failure (for example the listen port is taken), 2 us
 export const RUN_USAGE = `Usage: t3-probe run --config probe.yaml [--listen host:port] [--log-level level]
 
 Hold the legs described in the config file and serve /metrics, /status, /healthz and /readyz
-(default listen address 0.0.0.0:9464). SIGTERM or SIGINT closes gracefully; a second one exits at once.
+(default listen address ${formatHostPort(DEFAULT_LISTEN)}). SIGTERM or SIGINT closes gracefully; a second one exits at once.
 
 Options:
   -c, --config <file>      YAML config (required)
       --listen <host:port> override the config's listen address
-      --log-level <level>  override log.level (fatal|error|warn|info|debug|trace|silent)
+      --log-level <level>  override log.level (${LOG_LEVELS.join('|')})
       --check              validate the config, print each leg's role, resolve mode,
                            interval and deadline, and exit
   -h, --help
@@ -48,13 +74,13 @@ message verbatim, and --tcp-listen adds a plain TCP echo (for idle legs). Unauth
 design, so every resource is bounded.
 
 Options:
-      --listen <host:port>       HTTP/WebSocket address (default 0.0.0.0:8080)
+      --listen <host:port>       HTTP/WebSocket address (default ${formatHostPort(DEFAULT_ECHO_LISTEN)})
       --tcp-listen <host:port>   also run a plain TCP echo here
-      --max-connections <n>      concurrent WebSocket (and TCP) clients (default 1024)
-      --max-payload <size>       largest WebSocket message, 1B to ${formatBytes(MAX_PAYLOAD_BYTES)} (default 64KiB)
+      --max-connections <n>      concurrent WebSocket (and TCP) clients (default ${ECHO_DEFAULTS.maxConnections})
+      --max-payload <size>       largest WebSocket message, 1B to ${formatBytes(MAX_PAYLOAD_BYTES)} (default ${formatBytes(ECHO_DEFAULTS.maxPayloadBytes)})
       --tls-cert <file>          serve HTTPS/WSS with this PEM certificate chain
       --tls-key <file>           ... and this PEM private key
-      --log-level <level>        default info
+      --log-level <level>        default ${DEFAULT_LOG_LEVEL}
   -h, --help
 `;
 
@@ -63,17 +89,17 @@ export const DEMO_USAGE = `Usage: t3-probe demo [--listen host:port]
 Start, all on loopback: an echo server (wss with a throwaway CA), a DoH responder (HTTP/2), a plain
 HTTP "serve" process, and a probe with three legs: cloudflare (DoH-resolved wss), internal (the
 same URL pinned to 127.0.0.1) and t3serve (plain HTTP). Then open:
-  http://127.0.0.1:9464/  (status page)   http://127.0.0.1:9464/metrics   http://127.0.0.1:9464/status
+  http://${formatHostPort(DEMO_LISTEN)}/  (status page)   http://${formatHostPort(DEMO_LISTEN)}/metrics   http://${formatHostPort(DEMO_LISTEN)}/status
 
 Options:
-      --listen <host:port>   probe address (default 127.0.0.1:9464)
-      --log-level <level>    default info
+      --listen <host:port>   probe address (default ${formatHostPort(DEMO_LISTEN)})
+      --log-level <level>    default ${DEFAULT_LOG_LEVEL}
   -h, --help
 `;
 
 export const IDLE_CHECK_USAGE = `Usage: t3-probe idle-check --target tcp://host:port | ws(s)://host/path
-         [--idle 16m | --sweep 30s..1200s [--steps 8]] [--deadline 5s] [--keepalive 60s]
-         [--control-interval 5s] [--expect survive|expire] [--json]
+         [--idle ${formatDurationMs(DEFAULT_IDLE_MS)} | --sweep 30s..1200s [--steps ${DEFAULT_SWEEP_STEPS}]] [--deadline ${formatDurationMs(DEFAULT_IDLE_DEADLINE_MS)}] [--keepalive 60s]
+         [--control-interval ${formatDurationMs(CONTROL_INTERVAL_CAP_MS)}] [--expect survive|expire] [--json]
 
 Open a connection to a verbatim echo (the t3-probe echo server's TCP echo or /probe/ws), check one
 echo, stay completely silent for --idle, then send one probe and expect its echo within --deadline.
@@ -91,19 +117,19 @@ the run exits 1 whatever --expect says.
 
 Options:
       --target <url>           tcp://host:port, ws://host/path or wss://host/path (required)
-      --idle <duration>        silence before the probe (default 16m, longer than IPVS's 900 s)
+      --idle <duration>        silence before the probe (default ${formatDurationMs(DEFAULT_IDLE_MS)}, longer than IPVS's 900 s)
       --sweep <min>..<max>     try a ladder of idle times at once instead of one
-      --steps <n>              connections in the sweep (default 8, at most 200)
-      --deadline <duration>    how long the probe's echo may take (default 5s)
+      --steps <n>              connections in the sweep (default ${DEFAULT_SWEEP_STEPS}, at most ${MAX_SWEEP_STEPS})
+      --deadline <duration>    how long the probe's echo may take (default ${formatDurationMs(DEFAULT_IDLE_DEADLINE_MS)})
       --keepalive <duration>   enable TCP keepalive (TCP_KEEPIDLE) at this idle time (default off)
-      --control-interval <d>   heartbeat of the control connection, 100ms to half the shortest
-                               idle (default 5s, or a quarter of the shortest idle if less)
-      --expect survive|expire  what should happen (default survive); with --sweep, survive means
+      --control-interval <d>   heartbeat of the control connection, ${formatDurationMs(MIN_CONTROL_INTERVAL_MS)} to half the shortest
+                               idle (default ${formatDurationMs(CONTROL_INTERVAL_CAP_MS)}, or a quarter of the shortest idle if less)
+      --expect survive|expire  what should happen (default ${DEFAULT_EXPECTATION}); with --sweep, survive means
                                every idle time survived, expire means at least one expired
       --pin <ip>               dial this IP instead of resolving the target's hostname
       --ca <file>              extra trusted CA (PEM) for wss://
       --insecure               do not verify the certificate (wss://)
-      --connect-timeout <d>    default 10s
+      --connect-timeout <d>    default ${formatDurationMs(DEFAULT_CONNECT_TIMEOUT_MS)}
       --json                   print the report as JSON on stdout; errors too, as {error, code}
   -h, --help
 
@@ -111,7 +137,7 @@ Exit codes: 0 the expectation held, 1 it did not or the run was inconclusive, 2 
 the first connection failed.
 `;
 
-export const ATTRIBUTE_USAGE = `Usage: t3-probe attribute --at <RFC3339 time|now> [--window 2m]
+export const ATTRIBUTE_USAGE = `Usage: t3-probe attribute --at <RFC3339 time|now> [--window ${formatDurationMs(DEFAULT_WINDOW_MS)}]
          (--probe http://probe:9464 | --prometheus http://prometheus:9090) [--json]
 
 Name the segment that broke around a moment (a user's report), with the evidence: which legs
@@ -125,13 +151,13 @@ shared-segment event.
 
 Options:
       --at <time>            the moment to explain: "now" or RFC 3339 (2026-11-22T03:04:05Z)
-      --window <duration>    look this far before and after --at, never past now (default 2m);
+      --window <duration>    look this far before and after --at, never past now (default ${formatDurationMs(DEFAULT_WINDOW_MS)});
                              only time the source observed is vouched for (partial, no_data)
-      --burst <duration>     drops closer than this are one event (default 3s)
+      --burst <duration>     drops closer than this are one event (default ${formatDurationMs(DEFAULT_BURST_MS)})
       --probe <url>          read a running probe's /status (its bounded ring of recent drops)
       --prometheus <url>     read Prometheus' HTTP API (history as far back as it keeps)
-      --job <name>           Prometheus job of the probe (default t3-probe)
-      --prefix <prefix>      metric prefix (default t3probe_)
+      --job <name>           Prometheus job of the probe (default ${DEFAULT_PROMETHEUS_JOB})
+      --prefix <prefix>      metric prefix (default ${DEFAULT_METRICS_PREFIX})
       --json                 print the verdict and evidence as JSON
   -h, --help
 

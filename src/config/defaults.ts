@@ -1,12 +1,16 @@
 /**
- * Every default the config loader fills in, in one place so docs/config-reference.md can be
- * checked against it. Durations are milliseconds. Kind-specific defaults live with their kind in
- * leg-kinds.ts.
+ * Every default the config loader fills in, in one place: the loader, the CLI's flags and its help
+ * texts all read them from here, and the README's Configuration section documents them.
+ * Durations are milliseconds. Kind-specific defaults live with their kind in leg-kinds.ts.
  */
+import type { LogLevel } from './log-levels.js';
+import type { ListenAddress } from './types.js';
 
-export const DEFAULT_LISTEN = { host: '0.0.0.0', port: 9464 } as const;
+export { LOG_LEVELS } from './log-levels.js';
+
+export const DEFAULT_LISTEN: ListenAddress = { host: '0.0.0.0', port: 9464 };
 export const DEFAULT_METRICS_PREFIX = 't3probe_';
-export const DEFAULT_LOG_LEVEL = 'info';
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const DEFAULT_DROP_HISTORY = 256;
 
 export const DEFAULT_INTERVAL_MS = 1_000;
@@ -24,3 +28,6 @@ export const DEFAULT_DOH = {
   minTtlMs: 0,
   maxTtlMs: 3_600_000,
 } as const;
+
+/** `t3-probe demo` and startDemo: the usual port, on loopback only (the demo is not for a network). */
+export const DEMO_LISTEN: ListenAddress = { host: '127.0.0.1', port: DEFAULT_LISTEN.port };

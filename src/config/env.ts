@@ -2,6 +2,8 @@
  * Environment variables that override single config keys. They are applied on top of the file
  * and validated the same way; an error names the variable instead of the key.
  */
+import { LOG_LEVELS } from './defaults.js';
+import { orList } from '../util/or-list.js';
 
 export interface EnvOverride {
   /** Variable name. */
@@ -13,7 +15,7 @@ export interface EnvOverride {
 
 export const ENV_OVERRIDES = [
   { env: 'T3PROBE_LISTEN', key: 'listen', description: 'Metrics and /status address, "host:port" or ":port".' },
-  { env: 'T3PROBE_LOG_LEVEL', key: 'log.level', description: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
+  { env: 'T3PROBE_LOG_LEVEL', key: 'log.level', description: `Log level: ${orList(LOG_LEVELS)}.` },
   { env: 'T3PROBE_METRICS_PREFIX', key: 'metrics.prefix', description: 'Prefix for every metric name.' },
   { env: 'T3PROBE_DOH_URL', key: 'doh.url', description: 'DoH endpoint (https://) for legs with resolve: doh.' },
   { env: 'T3PROBE_DOH_BOOTSTRAP', key: 'doh.bootstrap', description: 'IP address to reach the DoH server at.' },

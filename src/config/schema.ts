@@ -1,8 +1,9 @@
 /**
  * Raw config (parsed YAML or a plain object) to the normalized ProbeConfig. Every key is checked
- * here and nowhere else; all problems are collected and thrown together as PROBE_ERR_CONFIG.
+ * here and nowhere else, and nothing here touches the disk: a tls.ca is checked as a path and
+ * handed back unread, for load.ts to read. All problems are collected, not thrown, so load.ts can
+ * add the CA files' problems and throw them all together as one PROBE_ERR_CONFIG.
  */
-import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { formatDurationMs } from '../util/duration.js';
 import {
@@ -16,19 +17,19 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
   DEFAULT_METRICS_PREFIX,
+  LOG_LEVELS,
 } from './defaults.js';
 import { readEnvOverrides } from './env.js';
 import { LEG_ROLES, inferRole } from '../roles.js';
 import { ConfigIssues, documentError, formatValue, type IssueSource } from './issues.js';
 import { LEG_KIND_NAMES, LEG_KINDS, kindOfKey } from './leg-kinds.js';
 import { parseListen } from './listen.js';
-import { type Fail, Section, isMapping } from './section.js';
+import { Section, isMapping } from './section.js';
 import type {
   BackoffOptions,
   DohOptions,
   LegOptions,
   ListenAddress,
-  LogLevel,
   ProbeConfig,
   ResolveOptions,
   TlsOptions,
@@ -43,6 +44,8 @@ export interface NormalizeOptions {
 }
 
 const ROOT_KEYS = ['listen', 'metrics', 'log', 'dropHistory', 'defaults', 'doh', 'legs'];
+const METRICS_KEYS = ['prefix'];
+const LOG_KEYS = ['level'];
 const TIMING_KEYS = ['interval', 'deadline', 'connectTimeout', 'backoff'];
 const BACKOFF_KEYS = ['min', 'max', 'factor'];
 const DOH_KEYS = ['url', 'method', 'bootstrap', 'timeout', 'family', 'minTtl', 'maxTtl', 'tls'];
@@ -50,13 +53,20 @@ const TLS_KEYS = ['ca', 'insecure'];
 const COMMON_LEG_KEYS = ['name', 'kind', 'role', 'url', 'resolve', 'pin', 'dnsRecheck', ...TIMING_KEYS, 'tls', 'headers'];
 const ANY_KIND_LEG_KEYS = [...COMMON_LEG_KEYS, ...LEG_KIND_NAMES.flatMap((kind) => LEG_KINDS[kind].keys)];
 const ANY_KIND_SCHEMES = [...new Set(LEG_KIND_NAMES.flatMap((kind) => LEG_KINDS[kind].schemes))];
+/** The keys of a nested mapping, by the key that holds it wherever it appears: the lists above. */
+const MAPPING_KEYS: Readonly<Record<string, readonly string[]>> = {
+  metrics: METRICS_KEYS,
+  log: LOG_KEYS,
+  defaults: TIMING_KEYS,
+  backoff: BACKOFF_KEYS,
+  doh: DOH_KEYS,
+  tls: TLS_KEYS,
+};
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LEG_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** RFC 9110 token. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const PEM_CERTIFICATE = /-----BEGIN (?:TRUSTED )?CERTIFICATE-----/;
 
 const MAX_DROP_HISTORY = 10_000;
 const MAX_LEGS = 10_000;
@@ -64,10 +74,59 @@ const MIN_INTERVAL_MS = 10;
 /** Timers beyond 2^31-1 ms fire after 1 ms in Node; a day is far below that and far above any sane setting. */
 const MAX_TIMER_MS = 86_400_000;
 
-/** State shared by one load: where relative paths start, and CA files already read. */
+/**
+ * A tls.ca the config names, not yet read: validation checks that it is a path, and load.ts reads
+ * it (a missing CA must fail the start, not the first connect an hour later).
+ */
+export interface CaFile {
+  /** Whose tls it is: the doh section, or the leg at this index of the config's `legs`. */
+  readonly owner: 'doh' | number;
+  /** Where it is written, for the error line: "doh.tls.ca", "legs[2].tls.ca". */
+  readonly key: string;
+  /** The value as written, for the error's `(got ...)`. */
+  readonly value: string;
+  /** The value resolved against the base directory. */
+  readonly path: string;
+}
+
+/** What validation found. `config` is only meaningful when `issues` is empty. */
+export interface Normalized {
+  /** Every tls in it is without `ca`: `caFiles` lists the ones to read. */
+  readonly config: ProbeConfig;
+  readonly caFiles: readonly CaFile[];
+  /** Every problem found; the caller adds the CA files' problems and throws them together. */
+  readonly issues: ConfigIssues;
+}
+
+/** State shared by one validation: where relative paths start, and the CA files named so far. */
 interface Loader {
   readonly baseDir: string;
-  readonly pems: Map<string, string>;
+  readonly caFiles: CaFile[];
+}
+
+/** A key the config accepts, by its path (`legs[].tls.ca`). */
+export interface ConfigKey {
+  readonly path: string;
+  /** A mapping (or, for `legs`, a list) whose own keys are listed too. */
+  readonly nested: boolean;
+}
+
+/**
+ * Every key the config accepts, derived from the lists the checks above use, so the README's key
+ * table can be tested against the schema itself. Keys of one leg kind are listed as `legs[].key`.
+ */
+export function configKeys(): ConfigKey[] {
+  const keys: ConfigKey[] = [];
+  const walk = (prefix: string, names: readonly string[]): void => {
+    for (const name of names) {
+      const path = `${prefix}${name}`;
+      const nested = name === 'legs' ? ANY_KIND_LEG_KEYS : MAPPING_KEYS[name];
+      keys.push({ path, nested: nested !== undefined });
+      if (nested !== undefined) walk(name === 'legs' ? 'legs[].' : `${path}.`, nested);
+    }
+  };
+  walk('', ROOT_KEYS);
+  return keys;
 }
 
 /** Timing settings from `defaults`, before any leg overrides them. */
@@ -79,7 +138,12 @@ interface LegDefaults {
   readonly backoff: BackoffOptions;
 }
 
-export function normalize(raw: unknown, options: NormalizeOptions): ProbeConfig {
+/**
+ * Check every key of `raw` and build the config, without any disk I/O. A config that is not a
+ * mapping at all is thrown at once (there is nothing else to check); every other problem is
+ * collected in the result's `issues`.
+ */
+export function normalize(raw: unknown, options: NormalizeOptions): Normalized {
   if (!isMapping(raw)) {
     const reason =
       raw === null || raw === undefined
@@ -96,26 +160,23 @@ export function normalize(raw: unknown, options: NormalizeOptions): ProbeConfig 
     locate: locate === undefined ? undefined : (path, target) => (variables.has(path) ? undefined : locate(path, target)),
   });
 
-  const loader: Loader = { baseDir: options.baseDir, pems: new Map() };
+  const loader: Loader = { baseDir: options.baseDir, caFiles: [] };
   const root = new Section({ issues, overrides }, '', raw);
   root.checkKeys(ROOT_KEYS);
 
   const listen = readListen(root) ?? { ...DEFAULT_LISTEN };
   const metrics = root.child('metrics');
-  metrics.checkKeys(['prefix']);
+  metrics.checkKeys(METRICS_KEYS);
   const prefix =
     metrics.string('prefix', METRIC_PREFIX, `must match ${METRIC_PREFIX.source}`) ?? DEFAULT_METRICS_PREFIX;
   const log = root.child('log');
-  log.checkKeys(['level']);
+  log.checkKeys(LOG_KEYS);
   const level = log.oneOf('level', LOG_LEVELS) ?? DEFAULT_LOG_LEVEL;
   const dropHistory = root.integer('dropHistory', 1, MAX_DROP_HISTORY) ?? DEFAULT_DROP_HISTORY;
   const defaults = readLegDefaults(root.child('defaults'));
   const doh = readDohSection(root, loader);
   const legs = readLegs(root, defaults, doh, loader);
-
-  const error = issues.toError();
-  if (error !== undefined) throw error;
-  return { listen, metrics: { prefix }, log: { level }, dropHistory, legs };
+  return { config: { listen, metrics: { prefix }, log: { level }, dropHistory, legs }, caFiles: loader.caFiles, issues };
 }
 
 function readListen(root: Section): ListenAddress | undefined {
@@ -200,7 +261,7 @@ function readDoh(section: Section, loader: Loader): DohOptions {
     if (max !== undefined) section.ctx.issues.invalid(max.path, `must be at least minTtl (${formatDurationMs(minTtlMs)})`, max.value);
     else if (min !== undefined) section.ctx.issues.invalid(min.path, `must be at most maxTtl (${formatDurationMs(maxTtlMs)})`, min.value);
   }
-  const tls = readTls(section.child('tls'), loader);
+  const tls = readTls(section.child('tls'), loader, 'doh');
   return {
     url,
     method,
@@ -213,29 +274,16 @@ function readDoh(section: Section, loader: Loader): DohOptions {
   };
 }
 
-function readTls(section: Section, loader: Loader): TlsOptions {
+/** The tls options without `ca`; a valid `ca` is added to `loader.caFiles` for `owner`. */
+function readTls(section: Section, loader: Loader, owner: CaFile['owner']): TlsOptions {
   section.checkKeys(TLS_KEYS);
   const ca = section.read('ca', (value, fail) =>
-    typeof value === 'string' && value !== '' ? readPem(value, loader, fail) : fail('must be a path to a PEM file'),
+    typeof value === 'string' && value !== '' ? value : fail('must be a path to a PEM file'),
   );
-  const insecure = section.boolean('insecure') ?? false;
-  return ca === undefined ? { insecure } : { ca, insecure };
-}
-
-/** Read at load time, so a missing CA fails the start, not the first connect an hour later. */
-function readPem(file: string, loader: Loader, fail: Fail): string | undefined {
-  const path = resolvePath(loader.baseDir, file);
-  let pem = loader.pems.get(path);
-  if (pem === undefined) {
-    try {
-      pem = readFileSync(path, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      return fail(`cannot read ${path} (${code})`);
-    }
-    loader.pems.set(path, pem);
+  if (ca !== undefined) {
+    loader.caFiles.push({ owner, key: section.keyPath('ca'), value: ca, path: resolvePath(loader.baseDir, ca) });
   }
-  return PEM_CERTIFICATE.test(pem) ? pem : fail(`${path} has no PEM certificate in it`);
+  return { insecure: section.boolean('insecure') ?? false };
 }
 
 function readHeaders(section: Section): Record<string, string> {
@@ -300,7 +348,7 @@ function readLegs(
       return;
     }
     const section = new Section(root.ctx, path, item);
-    const leg = readLeg(section, defaults, doh, loader);
+    const leg = readLeg(section, index, defaults, doh, loader);
     const name = section.field('name');
     if (typeof name?.value === 'string') {
       const first = names.get(name.value);
@@ -314,6 +362,7 @@ function readLegs(
 
 function readLeg(
   section: Section,
+  index: number,
   defaults: LegDefaults,
   doh: DohOptions | undefined,
   loader: Loader,
@@ -349,7 +398,8 @@ function readLeg(
     connectTimeoutMs: readTimer(section, 'connectTimeout') ?? defaults.connectTimeoutMs,
     backoff: readBackoff(section.child('backoff'), defaults.backoff),
     resolve,
-    tls: readTls(section.child('tls'), loader),
+    // `index` is the leg's place in the config's legs too whenever the config is valid.
+    tls: readTls(section.child('tls'), loader, index),
     headers: readHeaders(section.child('headers')),
   };
   // Kind-specific keys are read and checked even when a common key failed: the placeholders

@@ -9,6 +9,7 @@ import { formatDurationMs, parseDurationMs } from '../util/duration.js';
 import type { Override } from './env.js';
 import type { ConfigIssues } from './issues.js';
 import { formatBytes, parseByteSize } from './size.js';
+import { orList } from '../util/or-list.js';
 import { unknownKeyReason } from '../util/suggest.js';
 
 export interface ReadContext {
@@ -215,9 +216,4 @@ function splitHostPort(hostPort: string): [host: string, port: string] {
   }
   const colon = hostPort.lastIndexOf(':');
   return colon < 0 ? [hostPort, ''] : [hostPort.slice(0, colon), hostPort.slice(colon + 1)];
-}
-
-/** "a", "a or b", "a, b or c". */
-export function orList(items: readonly string[]): string {
-  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1) ?? ''}`;
 }

@@ -1,11 +1,11 @@
-import type { LegRole } from '../roles.js';
-
 /**
  * The normalized, fully-typed configuration. Everything downstream of the config loader takes
  * these shapes and never re-checks user input. Durations are milliseconds.
  */
+import type { LegRole } from '../roles.js';
+import type { LogLevel } from './log-levels.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type { LogLevel };
 
 export interface ListenAddress {
   readonly host: string;

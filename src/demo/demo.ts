@@ -4,8 +4,9 @@
  * an echo server speaks wss; a plain HTTP echo plays the serve process. The probe then holds the
  * three production legs against them.
  */
-import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DNS_RECHECK_MS, DEFAULT_DOH } from '../config/defaults.js';
-import type { LegOptions, ListenAddress, ProbeConfig, TlsOptions } from '../config/types.js';
+import { DEMO_LISTEN } from '../config/defaults.js';
+import { buildConfig } from '../config/load.js';
+import type { ListenAddress } from '../config/types.js';
 import { startEchoServer, type EchoServer } from '../echo/server.js';
 import type { Logger } from '../log.js';
 import { Probe } from '../probe.js';
@@ -14,7 +15,8 @@ import { createCertificateAuthority } from './pki.js';
 
 export const DEMO_HOSTNAME = 'demo.t3probe.test';
 const DOH_HOSTNAME = 'doh.t3probe.test';
-export const DEMO_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9464 };
+/** What the demo config's tls.ca keys name: never read from disk, the CA only exists in memory. */
+const DEMO_CA_FILE = 'demo-ca.pem';
 
 export interface Demo {
   readonly probe: Probe;
@@ -27,7 +29,6 @@ export interface Demo {
 export async function startDemo(options: { listen?: ListenAddress; logger: Logger; signal?: AbortSignal }): Promise<Demo> {
   options.signal?.throwIfAborted();
   const ca = createCertificateAuthority('t3-probe demo CA');
-  const trustDemoCa: TlsOptions = { ca: ca.certPem, insecure: false };
   const opened: { close(): Promise<void> }[] = [];
   try {
     const loopback = { host: '127.0.0.1', port: 0 };
@@ -41,57 +42,21 @@ export async function startDemo(options: { listen?: ListenAddress; logger: Logge
     });
     opened.push(doh);
 
+    // The production shape (README, Configuration), through the same validation as a config
+    // file; everything not written here takes the documented default.
     const publicUrl = `wss://${DEMO_HOSTNAME}:${echo.httpAddress.port}/probe/ws`;
-    const common = {
-      intervalMs: 1_000,
-      deadlineMs: 2_000,
-      connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
-      backoff: { ...DEFAULT_BACKOFF },
-      headers: {},
-      dnsRecheckMs: DEFAULT_DNS_RECHECK_MS,
+    const trustDemoCa = { ca: DEMO_CA_FILE };
+    const raw = {
+      doh: { url: `https://${DOH_HOSTNAME}:${doh.port}/dns-query`, bootstrap: '127.0.0.1', family: 4, tls: trustDemoCa },
+      legs: [
+        { name: 'cloudflare', kind: 'ws', role: 'public', url: publicUrl, resolve: 'doh', tls: trustDemoCa },
+        { name: 'internal', kind: 'ws', role: 'internal', url: publicUrl, pin: '127.0.0.1', tls: trustDemoCa },
+        { name: 't3serve', kind: 'http', role: 'serve', url: `http://127.0.0.1:${serve.httpAddress.port}/probe/healthz` },
+      ],
     };
-    const legs: LegOptions[] = [
-      {
-        ...common,
-        kind: 'ws',
-        name: 'cloudflare',
-        role: 'public',
-        url: publicUrl,
-        maxPayloadBytes: 65_536,
-        tls: trustDemoCa,
-        resolve: {
-          mode: 'doh',
-          doh: {
-            url: `https://${DOH_HOSTNAME}:${doh.port}/dns-query`,
-            method: DEFAULT_DOH.method,
-            bootstrap: '127.0.0.1',
-            timeoutMs: DEFAULT_DOH.timeoutMs,
-            tls: trustDemoCa,
-            family: 4,
-            minTtlS: 0,
-            maxTtlS: 3600,
-          },
-        },
-      },
-      { ...common, kind: 'ws', name: 'internal', role: 'internal', url: publicUrl, maxPayloadBytes: 65_536, tls: trustDemoCa, resolve: { mode: 'pin', address: '127.0.0.1' } },
-      {
-        ...common,
-        kind: 'http',
-        name: 't3serve',
-        role: 'serve',
-        url: `http://127.0.0.1:${serve.httpAddress.port}/probe/healthz`,
-        maxBodyBytes: 1024 * 1024,
-        tls: { insecure: false },
-        resolve: { mode: 'system' },
-      },
-    ];
-    const config: ProbeConfig = {
-      listen: options.listen ?? DEMO_LISTEN,
-      metrics: { prefix: 't3probe_' },
-      log: { level: 'info' },
-      dropHistory: 256,
-      legs,
-    };
+    // The demo ignores T3PROBE_* variables; its tls.ca is read from memory, not from disk.
+    const loaded = buildConfig(raw, { env: {}, baseDir: process.cwd() }, () => ca.certPem);
+    const config = { ...loaded, listen: options.listen ?? DEMO_LISTEN };
     const probe = new Probe(config, { logger: options.logger });
     opened.push(probe);
     await probe.start(options.signal === undefined ? {} : { signal: options.signal });

@@ -4,6 +4,7 @@
  * so the heartbeat hot path never looks labels up.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DEFAULT_METRICS_PREFIX } from '../config/defaults.js';
 import type { IdleExpiry } from '../errors.js';
 import { REASONS, type Reason } from '../reasons.js';
 
@@ -57,7 +58,7 @@ export interface IdleLegMetrics {
 }
 
 export interface ProbeMetricsOptions {
-  /** Prefix of every probe metric; default `t3probe_`. Process metrics keep their standard names. */
+  /** Prefix of every probe metric; default DEFAULT_METRICS_PREFIX (`t3probe_`). Process metrics keep their standard names. */
   readonly prefix?: string;
   /** Register prom-client's default process and Node.js metrics; default true. */
   readonly processMetrics?: boolean;
@@ -76,7 +77,7 @@ export class ProbeMetrics {
   readonly #legInfo: Gauge<'leg' | 'kind' | 'role'>;
 
   constructor(options: ProbeMetricsOptions = {}) {
-    const prefix = options.prefix ?? 't3probe_';
+    const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
     this.prefix = prefix;
     const registers = [this.registry];
     this.#connected = new Gauge({

@@ -1,0 +1,19 @@
+/**
+ * Defaults of the command-line flags that are not config keys (flags that are take theirs from
+ * config/defaults.ts and leg-kinds.ts). A module without heavy imports, so the help texts show the
+ * very values the commands use without loading the commands.
+ */
+import type { ListenAddress } from '../config/types.js';
+import type { Expectation } from '../idle-check/run.js';
+
+/** `t3-probe echo --listen`: every interface, the port the examples dial. */
+export const DEFAULT_ECHO_LISTEN: ListenAddress = { host: '0.0.0.0', port: 8080 };
+
+/** `idle-check --steps`: connections in a sweep, and the most one run may open. */
+export const DEFAULT_SWEEP_STEPS = 8;
+export const MAX_SWEEP_STEPS = 200;
+/** `idle-check --expect`: the path should keep an idle connection. */
+export const DEFAULT_EXPECTATION: Expectation = 'survive';
+
+/** `attribute --job`: the Prometheus job the deploy examples scrape the probe as. */
+export const DEFAULT_PROMETHEUS_JOB = 't3-probe';
