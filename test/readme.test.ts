@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { ENV_OVERRIDES } from '../src/config/env.js';
-import { configKeys } from '../src/config/schema.js';
+import { configKeys } from '../src/config/keys.js';
 import { REASONS } from '../src/reasons.js';
 import { HEARTBEAT_RESULTS, ProbeMetrics } from '../src/metrics/registry.js';
 

@@ -22,6 +22,18 @@ import {
 import { readEnvOverrides } from './env.js';
 import { LEG_ROLES, inferRole } from '../roles.js';
 import { ConfigIssues, documentError, formatValue, type IssueSource } from './issues.js';
+import {
+  ANY_KIND_LEG_KEYS,
+  ANY_KIND_SCHEMES,
+  BACKOFF_KEYS,
+  COMMON_LEG_KEYS,
+  DOH_KEYS,
+  LOG_KEYS,
+  METRICS_KEYS,
+  ROOT_KEYS,
+  TIMING_KEYS,
+  TLS_KEYS,
+} from './keys.js';
 import { LEG_KIND_NAMES, LEG_KINDS, kindOfKey } from './leg-kinds.js';
 import { parseListen } from './listen.js';
 import { Section, isMapping } from './section.js';
@@ -42,26 +54,6 @@ export interface NormalizeOptions {
   /** Where the raw config was parsed from, so errors can point into it. Absent for a plain object. */
   readonly source?: IssueSource;
 }
-
-const ROOT_KEYS = ['listen', 'metrics', 'log', 'dropHistory', 'defaults', 'doh', 'legs'];
-const METRICS_KEYS = ['prefix'];
-const LOG_KEYS = ['level'];
-const TIMING_KEYS = ['interval', 'deadline', 'connectTimeout', 'backoff'];
-const BACKOFF_KEYS = ['min', 'max', 'factor'];
-const DOH_KEYS = ['url', 'method', 'bootstrap', 'timeout', 'family', 'minTtl', 'maxTtl', 'tls'];
-const TLS_KEYS = ['ca', 'insecure'];
-const COMMON_LEG_KEYS = ['name', 'kind', 'role', 'url', 'resolve', 'pin', 'dnsRecheck', ...TIMING_KEYS, 'tls', 'headers'];
-const ANY_KIND_LEG_KEYS = [...COMMON_LEG_KEYS, ...LEG_KIND_NAMES.flatMap((kind) => LEG_KINDS[kind].keys)];
-const ANY_KIND_SCHEMES = [...new Set(LEG_KIND_NAMES.flatMap((kind) => LEG_KINDS[kind].schemes))];
-/** The keys of a nested mapping, by the key that holds it wherever it appears: the lists above. */
-const MAPPING_KEYS: Readonly<Record<string, readonly string[]>> = {
-  metrics: METRICS_KEYS,
-  log: LOG_KEYS,
-  defaults: TIMING_KEYS,
-  backoff: BACKOFF_KEYS,
-  doh: DOH_KEYS,
-  tls: TLS_KEYS,
-};
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LEG_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -102,31 +94,6 @@ export interface Normalized {
 interface Loader {
   readonly baseDir: string;
   readonly caFiles: CaFile[];
-}
-
-/** A key the config accepts, by its path (`legs[].tls.ca`). */
-export interface ConfigKey {
-  readonly path: string;
-  /** A mapping (or, for `legs`, a list) whose own keys are listed too. */
-  readonly nested: boolean;
-}
-
-/**
- * Every key the config accepts, derived from the lists the checks above use, so the README's key
- * table can be tested against the schema itself. Keys of one leg kind are listed as `legs[].key`.
- */
-export function configKeys(): ConfigKey[] {
-  const keys: ConfigKey[] = [];
-  const walk = (prefix: string, names: readonly string[]): void => {
-    for (const name of names) {
-      const path = `${prefix}${name}`;
-      const nested = name === 'legs' ? ANY_KIND_LEG_KEYS : MAPPING_KEYS[name];
-      keys.push({ path, nested: nested !== undefined });
-      if (nested !== undefined) walk(name === 'legs' ? 'legs[].' : `${path}.`, nested);
-    }
-  };
-  walk('', ROOT_KEYS);
-  return keys;
 }
 
 /** Timing settings from `defaults`, before any leg overrides them. */
