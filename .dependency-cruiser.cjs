@@ -37,6 +37,13 @@ module.exports = {
       from: { path: '^src/', pathNot: LAYERS.map((l) => `(${l.path})`).join('|') },
       to: {},
     },
+    {
+      name: 'legs-and-idle-check-apart',
+      comment: 'The permanent legs and the one-shot idle-check are two users of the transport (src/net/); neither imports the other.',
+      severity: 'error',
+      from: { path: '^src/(legs|idle-check)/' },
+      to: { path: '^src/(legs|idle-check)/', pathNot: '^src/$1/' },
+    },
     ...upward,
   ],
   options: {

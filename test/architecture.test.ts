@@ -32,7 +32,7 @@ test('src/ has no import cycle and no upward import', { timeout: 60_000 }, async
   assert.match(output, /no dependency violations found \(\d+ modules/);
 });
 
-test('the rules catch a cycle, an upward import and a folder without a layer', { timeout: 60_000 }, async (t) => {
+test('the rules catch a cycle, an upward import, a folder without a layer, and idle-check importing legs', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 't3-arch-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const files: Record<string, string> = {
@@ -42,6 +42,7 @@ test('the rules catch a cycle, an upward import and a folder without a layer', {
     'src/util/clock.ts': "import { c } from '../cli/c.js';\nexport const now = (): number => c;\n",
     'src/cli/c.ts': 'export const c = 1;\n',
     'src/fleet/x.ts': "import { now } from '../util/clock.js';\nexport const x = now();\n",
+    'src/idle-check/y.ts': "import { a } from '../legs/a.js';\nexport const y = a();\n",
   };
   for (const [name, text] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
@@ -52,4 +53,5 @@ test('the rules catch a cycle, an upward import and a folder without a layer', {
   assert.match(output, /no-circular: src\/legs\/[ab]\.ts →\s+src\/legs\/[ab]\.ts/);
   assert.match(output, /no-upward-from-vocabulary: src\/util\/clock\.ts →\s+src\/cli\/c\.ts/);
   assert.match(output, /every-module-in-a-layer: src\/fleet\/x\.ts/);
+  assert.match(output, /legs-and-idle-check-apart: src\/idle-check\/y\.ts →\s+src\/legs\/a\.ts/);
 });
