@@ -115,7 +115,9 @@ function assertKustomizeVersion(): void {
   const major = Number(/^v(\d+)\./.exec(kustomizeVersion ?? '')?.[1] ?? 0);
   assert.ok(
     major >= MIN_KUSTOMIZE_MAJOR,
-    `${KUBECTL} has kustomize ${kustomizeVersion ?? 'older than v2.1 (kubectl 1.20 or older)'}: k8s/ needs kustomize v${MIN_KUSTOMIZE_MAJOR} or later (kubectl 1.21 or later)`,
+    kustomizeVersion === undefined
+      ? `${KUBECTL} reports no kustomize version, so it is kubectl 1.23 or older (Debian bookworm's kubernetes-client is 1.20, whose kustomize v2.0.3 cannot render k8s/): this test needs kubectl 1.24 or later`
+      : `${KUBECTL} has kustomize ${kustomizeVersion}: k8s/ needs kustomize v${MIN_KUSTOMIZE_MAJOR} or later`,
   );
   kustomizeChecked = true;
 }
