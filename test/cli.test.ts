@@ -160,6 +160,50 @@ test('the README\'s run --check example is what examples/probe.yaml prints', asy
   assert.ok(readme.includes(`\`\`\`text\n${run.stdout()}\`\`\`\n`), run.stdout());
 });
 
+test('run --check warns on stderr about every documentation placeholder, naming leg and key, and exits 0', async (t) => {
+  const unset = Object.fromEntries(ENV_OVERRIDES.map(({ env }) => [env, '']));
+  const example = cli(t, ['run', '--config', fileURLToPath(new URL('../examples/probe.yaml', import.meta.url)), '--check'], unset);
+  assert.equal(await example.exit, 0, 'a placeholder is a warning, not an error: the config is valid');
+  const placeholder = (key: string, reserved: string, value: string): string =>
+    `warning: ${key}: a documentation placeholder (${reserved}): replace it with your own (got "${value}")`;
+  assert.deepEqual(example.stderr().split('\n'), [
+    placeholder('legs[0] (cloudflare).url', 'example.com, RFC 2606', 't3.example.com'),
+    placeholder('legs[1] (internal).url', 'example.com, RFC 2606', 't3.example.com'),
+    placeholder('legs[1] (internal).pin', '192.0.2.0/24, RFC 5737', '192.0.2.10'),
+    placeholder('legs[2] (t3serve).url', '192.0.2.0/24, RFC 5737', '192.0.2.21'),
+    placeholder('legs[3] (swarm-vip).url', '192.0.2.0/24, RFC 5737', '192.0.2.30'),
+    '',
+  ]);
+  // Warnings stay off stdout, which the README's example block holds verbatim.
+  assert.doesNotMatch(example.stdout(), /warning/);
+
+  const real = await tempConfig(t, 'legs:\n  - { name: t3serve, kind: http, url: "http://10.0.0.21:8080/probe/healthz" }\n');
+  const clean = cli(t, ['run', '--config', real, '--check'], unset);
+  assert.equal(await clean.exit, 0);
+  assert.equal(clean.stderr(), '', 'a config without placeholders gets no warning');
+});
+
+test('run logs one warning per documentation placeholder before it starts the legs', async (t) => {
+  const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => echo.close());
+  // The leg dials loopback; only its Host header is a placeholder, so no traffic leaves the host.
+  const file = await tempConfig(t, `legs:\n  - { name: internal, kind: ws, url: "${echo.url}", headers: { Host: "t3.example.com" } }\n`);
+  const run = cli(t, ['run', '--config', file], { T3PROBE_LISTEN: '127.0.0.1:0' });
+  await waitFor('the leg to come up', () => run.stdout().includes('"msg":"leg up"'));
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exit, 0);
+  const warnings = run
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { level: number | string; msg: string; key?: string; value?: string; reserved?: string })
+    .filter((l) => l.msg.startsWith('documentation placeholder'));
+  assert.deepEqual(
+    warnings.map(({ key, value, reserved }) => ({ key, value, reserved })),
+    [{ key: 'legs[0] (internal).headers.Host', value: 't3.example.com', reserved: 'example.com, RFC 2606' }],
+  );
+});
+
 test('an invalid environment override exits 2 and names the variable', async (t) => {
   const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
   t.after(() => echo.close());

@@ -14,6 +14,7 @@ import {
   type LoadOptions,
 } from '../src/config/load.js';
 import { parseListen } from '../src/config/listen.js';
+import { findPlaceholders, formatPlaceholder, placeholderReason } from '../src/config/placeholders.js';
 import { normalize } from '../src/config/schema.js';
 import { formatBytes, parseByteSize } from '../src/config/size.js';
 import { levenshtein, nearest } from '../src/util/suggest.js';
@@ -863,4 +864,61 @@ void test('helpers: levenshtein, nearest, sizes, listen', () => {
   assert.equal(formatBytes(1_000), '1000B');
   assert.deepEqual(parseListen('[::]:80'), { host: '::', port: 80 });
   assert.equal(parseListen('host:'), 'must be "host:port"');
+});
+
+void test('documentation placeholders are found by key, with the reserved name or block they fall in', () => {
+  const config = parse(
+    [
+      'doh: { url: "https://doh.example.net/dns-query", bootstrap: 203.0.113.53 }',
+      'legs:',
+      '  - { name: cloudflare, kind: ws, url: "wss://T3.Example.COM./probe/ws", resolve: doh }',
+      '  - { name: internal, kind: ws, url: "wss://t3.example.com/probe/ws", pin: 192.0.2.10, headers: { Host: "t3.example.org:8443" } }',
+      '  - { name: t3serve, kind: http, url: "http://198.51.100.21:8080/probe/healthz" }',
+      '  - { name: v6, kind: http, url: "http://[2001:db8::21]:8080/probe/healthz" }',
+      '  - { name: mapped, kind: ws, url: "ws://echo.svc.test/probe/ws", pin: "::ffff:192.0.2.7" }',
+      '  - { name: swarm-vip, kind: idle, url: "tcp://echo.invalid:9000" }',
+      '  - { name: tld, kind: idle, url: "tcp://echo-vip.example:9000" }',
+    ].join('\n'),
+  );
+  assert.deepEqual(
+    findPlaceholders(config).map(({ key, value, reserved }) => [key, value, reserved]),
+    [
+      ['legs[0] (cloudflare).url', 't3.example.com.', 'example.com, RFC 2606'],
+      ['legs[1] (internal).url', 't3.example.com', 'example.com, RFC 2606'],
+      ['legs[1] (internal).pin', '192.0.2.10', '192.0.2.0/24, RFC 5737'],
+      ['legs[1] (internal).headers.Host', 't3.example.org', 'example.org, RFC 2606'],
+      ['legs[2] (t3serve).url', '198.51.100.21', '198.51.100.0/24, RFC 5737'],
+      ['legs[3] (v6).url', '[2001:db8::21]', '2001:db8::/32, RFC 3849'],
+      ['legs[4] (mapped).url', 'echo.svc.test', '.test, RFC 2606'],
+      ['legs[4] (mapped).pin', '::ffff:192.0.2.7', '192.0.2.0/24, RFC 5737'],
+      ['legs[5] (swarm-vip).url', 'echo.invalid', '.invalid, RFC 2606'],
+      ['legs[6] (tld).url', 'echo-vip.example', '.example, RFC 2606'],
+      ['doh.url', 'doh.example.net', 'example.net, RFC 2606'],
+      ['doh.bootstrap', '203.0.113.53', '203.0.113.0/24, RFC 5737'],
+    ],
+  );
+  assert.equal(
+    formatPlaceholder(findPlaceholders(config)[2]!),
+    'legs[1] (internal).pin: a documentation placeholder (192.0.2.0/24, RFC 5737): replace it with your own (got "192.0.2.10")',
+  );
+});
+
+void test('real hosts and addresses next to the reserved ones are not placeholders', () => {
+  // Neighbours of each block and name: only the reserved ones themselves are placeholders.
+  for (const host of [
+    '192.0.3.1', '192.0.1.255', '198.51.101.1', '203.0.112.255', '10.0.0.10', '1.1.1.1', '2001:db9::1', '[2001:db9::1]', '::ffff:10.0.0.1',
+    'example.co', 'myexample.com', 'example.com.evil.net', 'test', 'example', 't3.testing', 'contest', 'invalid-host.net', 'cloudflare-dns.com',
+  ]) {
+    assert.equal(placeholderReason(host), undefined, host);
+  }
+  const config = parse(
+    [
+      'doh: { url: "https://cloudflare-dns.com/dns-query", bootstrap: 1.1.1.1 }',
+      'legs:',
+      '  - { name: cloudflare, kind: ws, url: "wss://t3.acme.io/probe/ws", resolve: doh }',
+      '  - { name: internal, kind: ws, url: "wss://t3.acme.io/probe/ws", pin: 10.0.0.10, headers: { Host: "t3.acme.io" } }',
+      '  - { name: t3serve, kind: http, url: "http://[2001:db9::21]:8080/probe/healthz" }',
+    ].join('\n'),
+  );
+  assert.deepEqual(findPlaceholders(config), []);
 });

@@ -1,4 +1,5 @@
 import { loadConfigFile } from '../config/load.js';
+import { findPlaceholders, formatPlaceholder } from '../config/placeholders.js';
 import type { LegOptions } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -28,12 +29,19 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     listen: listenArg('--listen', values.listen, loaded.listen),
     log: { level: logLevelArg(values['log-level'], loaded.log.level) },
   };
+  // Placeholders warn and never fail: the config is valid, and a lab may resolve .test names on
+  // purpose. The shipped configs hold nothing but placeholders, so the warning names each one.
+  const placeholders = findPlaceholders(config);
   if (values.check === true) {
     const legs = config.legs.map(describeLeg);
     process.stdout.write(`config ok: ${config.legs.length} legs, listen ${config.listen.host}:${config.listen.port}\n${legs.join('\n')}\n`);
+    for (const placeholder of placeholders) process.stderr.write(`warning: ${formatPlaceholder(placeholder)}\n`);
     return 0;
   }
   const logger = createLogger(config.log.level);
+  for (const placeholder of placeholders) {
+    logger.warn({ key: placeholder.key, value: placeholder.value, reserved: placeholder.reserved }, 'documentation placeholder in the config: replace it with your own');
+  }
   const probe = new Probe(config, { logger });
   await probe.start();
   await onShutdownSignal(() => probe.close(), (message) => logger.info(message));

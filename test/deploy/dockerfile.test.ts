@@ -61,5 +61,5 @@ test('the production dependencies alone run every command, as in the image', { t
     assert.match(help.stdout, /Usage:/, command);
   }
   const check = await run(process.execPath, [cli, 'run', '--config', path.join(ROOT, 'examples', 'probe.yaml'), '--check'], { cwd: app });
-  assert.match(check.stdout, /config ok: 3 legs/);
+  assert.match(check.stdout, /config ok: 4 legs/);
 });

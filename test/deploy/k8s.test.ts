@@ -1,38 +1,55 @@
 /**
- * The Kubernetes manifests (k8s/): every kustomization renders with the real kubectl, and every
- * rendered object validates offline against the real schemas of kubernetes-models (core kinds)
- * and @kubernetes-models/prometheus-operator (ServiceMonitor, PrometheusRule). The schemas'
- * validate() does not reject unknown keys, so each object also goes through a strict check that
- * finds keys no schema types: a typo in any field fails. Then the requirements the manifests
- * exist for: a locked-down probe pod sized from our measurements, a metrics port the
- * ServiceMonitor scrapes as job="t3-probe", the same alert rules as deploy/prometheus, and a
- * ConfigMap the real config loader accepts.
+ * The Kubernetes manifests (k8s/): every kustomization renders with the real kubectl, without a
+ * warning, and every rendered object validates offline against the real schemas of
+ * kubernetes-models (core kinds), @kubernetes-models/prometheus-operator (ServiceMonitor,
+ * PrometheusRule) and @kubernetes-models/traefik (IngressRoute, generated from Traefik's CRD
+ * types). The schemas' validate() does not reject unknown keys, so each object also goes through
+ * a strict check that finds keys no schema types: a typo in any field fails. Then the
+ * requirements the manifests exist for: a locked-down probe pod sized from our measurements, a
+ * metrics port the ServiceMonitor scrapes as job="t3-probe", the label kube-prometheus-stack
+ * selects on, the same alert rules as deploy/prometheus, routes from the public host to the echo,
+ * a NetworkPolicy whose egress follows the config, and a ConfigMap the real config loader accepts.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import test from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { IPrometheusRule, IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { IngressRoute } from '@kubernetes-models/traefik/traefik.io/v1alpha1';
+import type { IIngressRoute } from '@kubernetes-models/traefik/traefik.io/v1alpha1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import type { IIngress, INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import type { IConfigMap, IContainer, IPodSpec, IService } from 'kubernetes-models/v1';
 import { parseConfig } from '../../src/config/load.js';
+import { findPlaceholders } from '../../src/config/placeholders.js';
 import { requireBinary } from '../helpers/system.js';
 
 const KUBECTL = '/usr/bin/kubectl';
 /**
- * Debian's package for kubectl (1.20, with an old kustomize: see PORTABLE_KUSTOMIZATION_KEYS).
- * Debian has no package named "kubectl"; the one on this machine image comes from Google's repo.
+ * Debian's package for kubectl. Debian has no package named "kubectl"; the one on this machine
+ * image comes from Google's repo (1.32, kustomize v5.5). Debian bookworm's is 1.20, whose
+ * kustomize (v2.0.3) is too old for k8s/: see MIN_KUSTOMIZE_MAJOR.
  */
 const KUBECTL_PACKAGE = 'kubernetes-client';
+/**
+ * The kustomizations list directories under `resources:`, where current kustomize wants them
+ * (it warns that `bases:` is deprecated), and use `patches:` with a target. kustomize before v2.1
+ * (kubectl 1.20 and older) takes directories only under bases, so an older kubectl fails here
+ * with the reason, not with a puzzling render error.
+ */
+const MIN_KUSTOMIZE_MAJOR = 4;
+/** Kustomization fields that current kustomize deprecates (it warns on stderr, or will). */
+const DEPRECATED_KUSTOMIZATION_KEYS = ['bases', 'commonLabels', 'patchesStrategicMerge', 'patchesJson6902', 'vars', 'imageTags'];
+const SCRIPT = join(new URL('../../', import.meta.url).pathname, 'scripts/networkpolicy-from-config.mjs');
 const ROOT = new URL('../../', import.meta.url).pathname;
 const K8S = join(ROOT, 'k8s');
 const NAMESPACE = 't3-probe';
@@ -53,38 +70,67 @@ const MODELS: ReadonlyMap<string, ModelClass> = new Map<string, ModelClass>([
   ['v1/Service', Service],
   ['apps/v1/Deployment', Deployment],
   ['networking.k8s.io/v1/NetworkPolicy', NetworkPolicy],
+  ['networking.k8s.io/v1/Ingress', Ingress],
+  ['traefik.io/v1alpha1/IngressRoute', IngressRoute],
   ['policy/v1/PodDisruptionBudget', PodDisruptionBudget],
   ['monitoring.coreos.com/v1/ServiceMonitor', ServiceMonitor],
   ['monitoring.coreos.com/v1/PrometheusRule', PrometheusRule],
 ]);
 
-/** What each kustomization renders, sorted as `kind/name` (the ConfigMap's hash suffix cut off). */
+const EVERYTHING = [
+  'ConfigMap/t3-probe-config',
+  'Deployment/t3-probe',
+  'Deployment/t3-probe-echo',
+  'Namespace/t3-probe',
+  'NetworkPolicy/t3-probe',
+  'PodDisruptionBudget/t3-probe-echo',
+  'PrometheusRule/t3-probe',
+  'Service/t3-probe',
+  'Service/t3-probe-echo',
+  'ServiceMonitor/t3-probe',
+];
+
+/**
+ * What each kustomization renders, sorted as `kind/name` (the ConfigMap's hash suffix cut off).
+ * Every directory of k8s/ with a kustomization.yaml must be here (a test checks).
+ */
 const EXPECTED: Readonly<Record<string, readonly string[]>> = {
   probe: ['ConfigMap/t3-probe-config', 'Deployment/t3-probe', 'NetworkPolicy/t3-probe', 'Service/t3-probe'],
   monitoring: ['PrometheusRule/t3-probe', 'ServiceMonitor/t3-probe'],
   echo: ['Deployment/t3-probe-echo', 'PodDisruptionBudget/t3-probe-echo', 'Service/t3-probe-echo'],
-  example: [
-    'ConfigMap/t3-probe-config',
-    'Deployment/t3-probe',
-    'Deployment/t3-probe-echo',
-    'Namespace/t3-probe',
-    'NetworkPolicy/t3-probe',
-    'PodDisruptionBudget/t3-probe-echo',
-    'PrometheusRule/t3-probe',
-    'Service/t3-probe',
-    'Service/t3-probe-echo',
-    'ServiceMonitor/t3-probe',
-  ],
+  example: EVERYTHING,
+  'overlays/kube-prometheus-stack': EVERYTHING,
+  'routing/ingress': ['Ingress/t3-probe-echo'],
+  'routing/traefik': ['IngressRoute/t3-probe-echo'],
 };
+/** The kustomizations that install everything into the namespace t3-probe. */
+const INSTALLS_ALL = ['example', 'overlays/kube-prometheus-stack'];
 
-/**
- * Kustomization fields the kustomize inside kubectl 1.20 (Debian's kubernetes-client) knows, and
- * that newer kustomize still renders. `bases` is there because 1.20 takes directories only there.
- */
-const PORTABLE_KUSTOMIZATION_KEYS = new Set(['apiVersion', 'kind', 'resources', 'bases', 'configMapGenerator', 'namespace', 'images', 'commonLabels']);
+let kustomizeChecked = false;
 
+/** Fails, with the reason, when the kubectl at KUBECTL has a kustomize older than MIN_KUSTOMIZE_MAJOR. */
+function assertKustomizeVersion(): void {
+  if (kustomizeChecked) return;
+  const { kustomizeVersion } = JSON.parse(execFileSync(KUBECTL, ['version', '--client', '-o', 'json'], { encoding: 'utf8' })) as { kustomizeVersion?: string };
+  const major = Number(/^v(\d+)\./.exec(kustomizeVersion ?? '')?.[1] ?? 0);
+  assert.ok(
+    major >= MIN_KUSTOMIZE_MAJOR,
+    kustomizeVersion === undefined
+      ? `${KUBECTL} reports no kustomize version, so it is kubectl 1.23 or older (Debian bookworm's kubernetes-client is 1.20, whose kustomize v2.0.3 cannot render k8s/): this test needs kubectl 1.24 or later`
+      : `${KUBECTL} has kustomize ${kustomizeVersion}: k8s/ needs kustomize v${MIN_KUSTOMIZE_MAJOR} or later`,
+  );
+  kustomizeChecked = true;
+}
+
+/** `kubectl kustomize <dir>` (an absolute dir, or one relative to k8s/): its objects; a warning fails. */
 function render(dir: string): KubeObject[] {
-  const out = execFileSync(KUBECTL, ['kustomize', join(K8S, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assertKustomizeVersion();
+  const path = dir.startsWith('/') ? dir : join(K8S, dir);
+  const result = spawnSync(KUBECTL, ['kustomize', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(result.status, 0, `kubectl kustomize ${dir} failed: ${result.stderr}`);
+  // Current kustomize prints deprecations (bases, commonLabels, ...) on stderr: none allowed.
+  assert.equal(result.stderr, '', `kubectl kustomize ${dir} printed on stderr`);
+  const out = result.stdout;
   const objects: KubeObject[] = [];
   for (const doc of parseAllDocuments(out)) {
     assert.deepEqual(doc.errors, [], `kubectl kustomize k8s/${dir} printed invalid YAML`);
@@ -203,6 +249,13 @@ function selects(selector: Record<string, string> | undefined, labels: Record<st
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
+/** The policy's egress ports as `TCP/443`, sorted; every rule must leave `to` open. */
+function egressPorts(policy: INetworkPolicy): string[] {
+  const egress = policy.spec?.egress ?? [];
+  for (const rule of egress) assert.equal(rule.to, undefined, 'egress is not narrowed to addresses');
+  return egress.flatMap((rule) => (rule.ports ?? []).map((p) => `${p.protocol}/${p.port}`)).sort();
+}
+
 function podSpec(deployment: IDeployment): IPodSpec {
   const spec = deployment.spec?.template.spec;
   assert.ok(spec, `${deployment.metadata?.name}: no pod spec`);
@@ -244,16 +297,25 @@ function assertLockedDown(deployment: IDeployment): void {
   }
 }
 
-test('every kustomization uses only fields that the kustomize in kubectl 1.20 knows, and resources are files', () => {
+/** Every directory under k8s/ that holds a kustomization.yaml, relative to k8s/. */
+function kustomizationDirs(dir = K8S): string[] {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const here = entries.some((e) => e.isFile() && e.name === 'kustomization.yaml') ? [relative(K8S, dir)] : [];
+  return [...here, ...entries.filter((e) => e.isDirectory()).flatMap((e) => kustomizationDirs(join(dir, e.name)))].sort();
+}
+
+// Replaces the kubectl 1.20 portability check (`bases:` for directories, resources as files):
+// the kustomizations now target current kustomize, which warns on `bases:`.
+test('every kustomization is rendered here, and none uses a field that current kustomize deprecates', () => {
+  assert.deepEqual(kustomizationDirs(), Object.keys(EXPECTED).sort(), 'every kustomization under k8s/ is in EXPECTED');
   for (const dir of Object.keys(EXPECTED)) {
     const kustomization: unknown = parse(readFileSync(join(K8S, dir, 'kustomization.yaml'), 'utf8'));
     assert.ok(isRecord(kustomization), `k8s/${dir}/kustomization.yaml is a mapping`);
-    for (const key of Object.keys(kustomization)) {
-      assert.ok(PORTABLE_KUSTOMIZATION_KEYS.has(key), `k8s/${dir}/kustomization.yaml: "${key}" is unknown to kubectl 1.20's kustomize`);
+    for (const key of DEPRECATED_KUSTOMIZATION_KEYS) {
+      assert.ok(!(key in kustomization), `k8s/${dir}/kustomization.yaml: "${key}" is deprecated (use resources, labels or patches)`);
     }
     for (const entry of (kustomization.resources ?? []) as string[]) {
-      const path = join(K8S, dir, entry);
-      assert.ok(existsSync(path) && statSync(path).isFile(), `k8s/${dir}: resources entry ${entry} must be a file (kubectl 1.20 takes directories only under bases)`);
+      assert.ok(existsSync(join(K8S, dir, entry)), `k8s/${dir}: resources entry ${entry} exists`);
     }
   }
 });
@@ -264,7 +326,7 @@ for (const [dir, expected] of Object.entries(EXPECTED)) {
     const objects = render(dir);
     assert.deepEqual(describeKinds(objects), expected);
     for (const obj of objects) assertValid(obj, `k8s/${dir}`);
-    if (dir === 'example') {
+    if (INSTALLS_ALL.includes(dir)) {
       // One command installs everything: the namespace comes first, every other object is in it.
       const [namespace, ...rest] = objects;
       assert.equal(namespace?.kind, 'Namespace');
@@ -297,6 +359,20 @@ test('a typo or a wrong type in a rendered object fails validation', (t) => {
   // The same in a CRD: an endpoint whose `port` is misspelt.
   const prot = renamed(serviceMonitor, ['spec', 'endpoints', 0], 'port', 'prot');
   assert.deepEqual(unknownKeys(prot), ['spec.endpoints.0.prot']);
+
+  // The routes: a plain Ingress, and Traefik's IngressRoute against the schema of its CRD.
+  const ingress = find<KubeObject>(render('routing/ingress'), 'Ingress', 't3-probe-echo');
+  const path = ['spec', 'rules', 0, 'http', 'paths', 0];
+  assert.throws(() => validate(renamed(ingress, path, 'pathType', 'pathtype')), /pathType/);
+  assert.deepEqual(unknownKeys(renamed(ingress, [...path, 'backend'], 'service', 'servce')), ['spec.rules.0.http.paths.0.backend.servce']);
+  assert.throws(() => validate(withValue(ingress, [...path, 'backend', 'service', 'port', 'number'], '8080')), /number|integer/);
+  const route = find<KubeObject>(render('routing/traefik'), 'IngressRoute', 't3-probe-echo');
+  const rule = ['spec', 'routes', 0];
+  assert.throws(() => validate(renamed(route, rule, 'match', 'mach')), /match/);
+  assert.throws(() => validate(withValue(route, [...rule, 'kind'], 'rule')), /kind|allowed values/);
+  assert.throws(() => validate(withValue(route, ['spec', 'entryPoints'], 'websecure')), /entryPoints|array/);
+  assert.deepEqual(unknownKeys(renamed(route, rule, 'services', 'service')), ['spec.routes.0.service']);
+  assert.deepEqual(unknownKeys(renamed(route, ['spec', 'tls'], 'secretName', 'secret')), ['spec.tls.secret']);
   // A kind without a schema is a failure, not a pass.
   assert.throws(() => validate({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } }), /no schema for this kind/);
 });
@@ -376,18 +452,20 @@ test('the Services, the PodDisruptionBudget and the NetworkPolicy select the rig
   const policy = find<INetworkPolicy>(objects, 'NetworkPolicy', 't3-probe');
   assert.ok(selects(policy.spec?.podSelector.matchLabels, probeLabels), 'the NetworkPolicy applies to the probe pod');
   assert.deepEqual(policy.spec?.policyTypes, ['Ingress', 'Egress']);
-  // Ingress: the metrics port only, from Prometheus pods only (any namespace).
+  // Ingress: the metrics port only, from Prometheus pods (any namespace), and from any pod in a
+  // namespace labelled for the operator's tools (attribute --probe).
   assert.deepEqual(policy.spec?.ingress, [
     {
-      from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
+      from: [
+        { namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } },
+        { namespaceSelector: { matchLabels: { 't3-probe/attribute': 'allowed' } } },
+      ],
       ports: [{ protocol: 'TCP', port: 9464 }],
     },
   ]);
-  // Egress: DNS, and the legs' far ends and DoH to any address (the public internet included).
-  const egress = policy.spec?.egress ?? [];
-  for (const rule of egress) assert.equal(rule.to, undefined, 'egress is not narrowed to addresses');
-  const egressPorts = egress.flatMap((rule) => (rule.ports ?? []).map((p) => `${p.protocol}/${p.port}`)).sort();
-  assert.deepEqual(egressPorts, ['TCP/443', 'TCP/53', 'TCP/80', 'TCP/8080', 'TCP/9000', 'UDP/53']);
+  // Egress: DNS, and to any address (the public internet included) the ports of the shipped
+  // config: 443 (wss legs and DoH), 8080 (t3serve), 9000 (the swarm-vip idle leg).
+  assert.deepEqual(egressPorts(policy), ['TCP/443', 'TCP/53', 'TCP/8080', 'TCP/9000', 'UDP/53']);
 });
 
 test('the ServiceMonitor scrapes the Service\'s metrics port every 15 s as job="t3-probe"', (t) => {
@@ -424,7 +502,9 @@ test('the PrometheusRule carries exactly the groups of deploy/prometheus/t3-prob
   for (const alert of ['T3ProbeLegDown', 'T3ProbeDropBurst', 'T3ProbeIdleExpired']) assert.ok(alerts.includes(alert), alert);
 });
 
-test('the ConfigMap\'s probe.yaml passes the real config loader, and so does its commented idle leg', (t) => {
+// Was: three legs and a commented-out idle leg. The shipped config now carries the four
+// production legs, the idle one active, with placeholders that --check names.
+test('the ConfigMap\'s probe.yaml passes the real config loader with the four production legs, every one a placeholder', (t) => {
   if (!requireBinary(t, KUBECTL, KUBECTL_PACKAGE)) return;
   const configMap = find<IConfigMap>(render('probe'), 'ConfigMap', 't3-probe-config');
   const text = configMap.data?.['probe.yaml'];
@@ -433,19 +513,145 @@ test('the ConfigMap\'s probe.yaml passes the real config loader, and so does its
 
   const config = parseConfig(text, { env: {} });
   assert.deepEqual(
-    config.legs.map((l) => [l.name, l.kind]),
-    [['cloudflare', 'ws'], ['internal', 'ws'], ['t3serve', 'http']],
+    config.legs.map((l) => [l.name, l.kind, l.role]),
+    [['cloudflare', 'ws', 'public'], ['internal', 'ws', 'internal'], ['t3serve', 'http', 'serve'], ['swarm-vip', 'idle', 'idle']],
   );
   assert.deepEqual(config.listen, { host: '0.0.0.0', port: 9464 });
   // The Deployment's T3PROBE_LISTEN agrees with the file and the containerPort.
   assert.deepEqual(parseConfig(text, { env: { T3PROBE_LISTEN: '0.0.0.0:9464' } }).listen, { host: '0.0.0.0', port: 9464 });
 
-  // Uncommenting the idle leg, as its comment invites, gives a valid fourth leg.
-  const uncommented = text.replace(/^ {2}# (- name: echo-idle)$/m, '  $1').replace(/^ {2}# {3}/gm, '    ');
-  assert.notEqual(uncommented, text, 'the commented idle leg is there');
-  const withIdle = parseConfig(uncommented, { env: {} });
+  // Nobody can mistake a sample address for theirs: every leg points at a documentation
+  // placeholder, which `run --check` names.
+  const flagged = new Set(findPlaceholders(config).map((p) => /^legs\[\d+\] \(([^)]+)\)/.exec(p.key)?.[1]));
+  assert.deepEqual([...flagged], config.legs.map((l) => l.name));
+  // examples/probe.yaml is the same production shape: the same legs, only its comments differ.
+  const example = parseConfig(readFileSync(join(ROOT, 'examples/probe.yaml'), 'utf8'), { env: {} });
+  assert.deepEqual(example.legs, config.legs);
+});
+
+/** The host the public and internal legs of the shipped config dial. */
+function shippedHost(): string {
+  const config = parseConfig(readFileSync(join(K8S, 'probe/probe.yaml'), 'utf8'), { env: {} });
+  const hosts = new Set(config.legs.filter((l) => l.kind === 'ws').map((l) => new URL(l.url).hostname));
+  assert.equal(hosts.size, 1, 'the ws legs dial one host');
+  return [...hosts][0]!;
+}
+
+test('the Ingress and the Traefik IngressRoute send /probe/ws and /probe/healthz on the public host to the echo Service', (t) => {
+  if (!requireBinary(t, KUBECTL, KUBECTL_PACKAGE)) return;
+  const host = shippedHost();
+  const echoService = find<IService>(render('echo'), 'Service', 't3-probe-echo');
+  const echoPort = echoService.spec?.ports?.find((p) => p.name === 'http');
+  assert.equal(echoPort?.port, 8080, 'the echo Service has the http port the routes name');
+
+  const ingress = find<IIngress>(render('routing/ingress'), 'Ingress', 't3-probe-echo');
+  assert.equal(ingress.spec?.rules?.length, 1);
+  const rule = ingress.spec?.rules?.[0];
+  assert.equal(rule?.host, host);
   assert.deepEqual(
-    withIdle.legs.map((l) => [l.name, l.kind]),
-    [['cloudflare', 'ws'], ['internal', 'ws'], ['t3serve', 'http'], ['echo-idle', 'idle']],
+    rule?.http?.paths.map((p) => [p.path, p.pathType, p.backend.service?.name, p.backend.service?.port?.name]),
+    [
+      ['/probe/ws', 'Exact', 't3-probe-echo', 'http'],
+      ['/probe/healthz', 'Exact', 't3-probe-echo', 'http'],
+    ],
   );
+  // wss: TLS for the same host.
+  assert.deepEqual(ingress.spec?.tls, [{ hosts: [host], secretName: 't3-probe-tls' }]);
+
+  const route = find<IIngressRoute>(render('routing/traefik'), 'IngressRoute', 't3-probe-echo');
+  assert.deepEqual(route.spec.entryPoints, ['websecure']);
+  assert.equal(route.spec.routes.length, 1);
+  const traefikRule = route.spec.routes[0]!;
+  assert.equal(traefikRule.match, `Host(\`${host}\`) && (Path(\`/probe/ws\`) || Path(\`/probe/healthz\`))`);
+  assert.deepEqual(traefikRule.services, [{ kind: 'Service', name: 't3-probe-echo', port: 'http' }]);
+  assert.deepEqual(route.spec.tls, { secretName: 't3-probe-tls' });
+});
+
+test('the kube-prometheus-stack overlay labels the ServiceMonitor and the PrometheusRule, and nothing else', (t) => {
+  if (!requireBinary(t, KUBECTL, KUBECTL_PACKAGE)) return;
+  const example = render('example');
+  const overlay = render('overlays/kube-prometheus-stack');
+  const labelled = overlay.filter((o) => o.metadata.labels?.release !== undefined);
+  assert.deepEqual(
+    labelled.map((o) => [o.kind, o.metadata.name, o.metadata.labels?.release]),
+    [
+      ['PrometheusRule', 't3-probe', 'kube-prometheus-stack'],
+      ['ServiceMonitor', 't3-probe', 'kube-prometheus-stack'],
+    ],
+  );
+  // Apart from that label the overlay installs exactly what k8s/example does.
+  const unlabelled = overlay.map((o) => {
+    const copy = structuredClone(o);
+    if (copy.metadata.labels?.release !== undefined) delete copy.metadata.labels.release;
+    return copy;
+  });
+  assert.deepEqual(unlabelled, example);
+});
+
+/** Runs the script; it loads the config with the built loader (dist/, as the CLI tests use). */
+function policyFromConfig(config: string): string {
+  assert.ok(existsSync(join(ROOT, 'dist/index.js')), 'dist/ is missing: run "npm run build" first');
+  return execFileSync(process.execPath, [SCRIPT, config], { cwd: ROOT, encoding: 'utf8' });
+}
+
+test('the shipped NetworkPolicy is what scripts/networkpolicy-from-config.mjs makes of the shipped config', () => {
+  assert.equal(
+    policyFromConfig('k8s/probe/probe.yaml'),
+    readFileSync(join(K8S, 'probe/networkpolicy.yaml'), 'utf8'),
+    'regenerate: node scripts/networkpolicy-from-config.mjs k8s/probe/probe.yaml > k8s/probe/networkpolicy.yaml',
+  );
+});
+
+test('a config with a serve leg on port 8081 gets a NetworkPolicy that allows 8081, through an overlay patch', (t) => {
+  if (!requireBinary(t, KUBECTL, KUBECTL_PACKAGE)) return;
+  const dir = mkdtempSync(join(tmpdir(), 't3-k8s-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'probe.yaml'),
+    [
+      'doh: { url: "https://doh.acme.io:8443/dns-query" }',
+      'legs:',
+      '  - { name: cloudflare, kind: ws, url: "wss://t3.acme.io/probe/ws", resolve: doh }',
+      '  - { name: plain, kind: ws, url: "ws://t3.acme.io/probe/ws" }',
+      '  - { name: t3serve, kind: http, url: "http://10.1.2.3:8081/probe/healthz" }',
+      '  - { name: swarm-vip, kind: idle, url: "tcp://10.1.2.4:9000" }',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'networkpolicy.yaml'), policyFromConfig(join(dir, 'probe.yaml')));
+  // The overlay the script's header describes: your config, and its policy as a patch.
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      `  - ${relative(dir, join(K8S, 'probe'))}`,
+      'configMapGenerator:',
+      '  - name: t3-probe-config',
+      '    behavior: replace',
+      '    files: [probe.yaml]',
+      'patches:',
+      '  - path: networkpolicy.yaml',
+      '',
+    ].join('\n'),
+  );
+  const objects = render(dir);
+  const policy = find<INetworkPolicy & KubeObject>(objects, 'NetworkPolicy', 't3-probe');
+  assertValid(policy, 'the overlay');
+  // 443 for wss and 80 for ws by default, the DoH server's own 8443, and the legs' explicit ports.
+  assert.deepEqual(egressPorts(policy), ['TCP/443', 'TCP/53', 'TCP/80', 'TCP/8081', 'TCP/8443', 'TCP/9000', 'UDP/53']);
+  const configMap = find<IConfigMap>(objects, 'ConfigMap', 't3-probe-config');
+  assert.match(configMap.data?.['probe.yaml'] ?? '', /:8081\//, 'the overlay\'s config replaced the shipped one');
+});
+
+test('scripts/networkpolicy-from-config.mjs refuses an invalid config with the loader\'s message', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 't3-k8s-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'probe.yaml'), 'legs:\n  - { name: a, kind: idle, url: "tcp://10.1.2.4" }\n');
+  assert.ok(existsSync(join(ROOT, 'dist/index.js')), 'dist/ is missing: run "npm run build" first');
+  const result = spawnSync(process.execPath, [SCRIPT, join(dir, 'probe.yaml')], { encoding: 'utf8' });
+  assert.equal(result.status, 2);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /legs\[0\] \(a\)\.url: must name a port/);
 });
