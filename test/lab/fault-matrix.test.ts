@@ -3,7 +3,7 @@
  * edge and lb, dispatch and serve processes; see segment-lab.ts), with the real probe and the
  * real `t3-probe attribute` CLI in the client namespace, and a real Prometheus scraping the probe
  * as job t3-probe. Each case asserts the verdict; the table of results is written to
- * artifacts/fault-matrix.md (and copied into the README).
+ * docs/fault-matrix.md, which the README links to.
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
