@@ -3,7 +3,8 @@
 #   docker build -t t3-probe .
 #   docker run --rm -p 9464:9464 -v $PWD/probe.yaml:/etc/t3-probe/probe.yaml:ro t3-probe
 #   docker run --rm t3-probe echo --listen 0.0.0.0:8080 --tcp-listen 0.0.0.0:9000
-# Node 24 is an LTS line and one of the versions this code is kept working on (engines >=20.18).
+# Node 24 (the active LTS) on Debian 13 trixie; the tests run on Node 20, 22 and 24 (engines).
+# Built and run in the test suite with podman: scripts/build-image.mjs, test/deploy/image.test.ts.
 ARG NODE_IMAGE=node:24-trixie-slim
 
 FROM ${NODE_IMAGE} AS build

@@ -7,6 +7,7 @@
 //   node scripts/test-node-versions.mjs          # every pinned version
 //   node scripts/test-node-versions.mjs 22       # just one
 import { spawn } from 'node:child_process';
+import { Buffer } from 'node:buffer';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -29,17 +30,30 @@ if (majors.length === 0) {
   process.exit(2);
 }
 
-const results = [];
-for (const major of majors) {
+// The versions run side by side: the unit tests mostly wait on timers and sockets, so two runs
+// on two cores take little longer than one. Each run's report is printed whole when it ends.
+// Node 20 reports TAP when stdout is not a terminal, Node 22+ spec: ask for the same on each.
+const reporter = process.stdout.isTTY ? [] : ['--test-reporter=tap'];
+const runs = majors.map(async (major) => {
   const version = NODE_VERSIONS[major];
   const node = await nodeBinary(version);
-  process.stdout.write(`\n# Node ${version} (${node}): ${files.length} test files\n`);
   const start = performance.now();
   // First on PATH too, so anything a test starts by name (npm, node) runs on the same Node.
   const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
-  const child = spawn(node, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { cwd: ROOT, env, stdio: 'inherit' });
+  const child = spawn(node, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporter, ...files], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const chunks = [];
+  child.stdout.on('data', (c) => chunks.push(c));
+  child.stderr.on('data', (c) => chunks.push(c));
   const [code] = await once(child, 'exit');
-  results.push({ version, code, seconds: Math.round((performance.now() - start) / 1000) });
+  return { version, node, code, seconds: Math.round((performance.now() - start) / 1000), output: Buffer.concat(chunks) };
+});
+
+const results = [];
+for (const run of runs) {
+  const result = await run;
+  process.stdout.write(`\n# Node ${result.version} (${result.node}): ${files.length} test files\n`);
+  process.stdout.write(result.output);
+  results.push(result);
 }
 
 process.stdout.write('\n');

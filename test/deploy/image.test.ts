@@ -66,6 +66,10 @@ test('the image runs Node 24 as user 10001: --version, run --check on the shippe
   if (!requireImageTools(t)) return;
   const tag = await image();
   assert.equal((await podman(['image', 'inspect', '--format', '{{.Config.User}}', tag])).stdout.trim(), '10001:10001');
+  // The build's proxy CA hook (ARG NODE_EXTRA_CA_CERTS in the build stages) stays out of the image.
+  const env = (await podman(['image', 'inspect', '--format', '{{json .Config.Env}}', tag])).stdout;
+  assert.match(env, /"NODE_ENV=production"/);
+  assert.doesNotMatch(env, /NODE_EXTRA_CA_CERTS/);
 
   const node = await podmanRun(['--entrypoint', 'node', tag, '--version']);
   assert.equal(node.code, 0, node.stderr);
