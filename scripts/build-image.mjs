@@ -175,8 +175,12 @@ export async function buildImage(tag) {
     podman(['build', '--pull=never', '--network', 'host', ...buildCaArgs(), '-t', tag, '-f', path.join(ROOT, 'Dockerfile'), ROOT]),
   );
   const id = await imageId(tag);
-  // Drop the image this tag replaced (its unique layers), so repeated builds don't pile up.
-  if (previous !== undefined && previous !== id) await podman(['rmi', previous], { capture: true }).catch(() => undefined);
+  // Drop the image this tag replaced, unless another tag still names it, so that repeated builds
+  // of changed sources don't pile up. (A container still using it keeps it: rmi then fails.)
+  if (previous !== undefined && previous !== id) {
+    const tags = await podman(['image', 'inspect', '--format', '{{len .RepoTags}}', previous], { capture: true, quiet: true }).catch(() => '');
+    if (tags.trim() === '0') await podman(['rmi', previous], { capture: true, quiet: true }).catch(() => undefined);
+  }
   timings.total = Math.round((performance.now() - start) / 100) / 10;
   return { image: tag, id, base: base.name, baseSource, seconds: timings };
 }

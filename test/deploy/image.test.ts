@@ -14,7 +14,19 @@ import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
 import { httpText } from '../helpers/http-text.js';
-import { buildImage, childPids, podman, podmanRun, procStatus, requireImageTools, ROOT, RUN_LIMITS, type BuildResult } from '../helpers/podman.js';
+import {
+  buildImage,
+  childPids,
+  CONTAINER_PREFIX,
+  podman,
+  podmanRun,
+  procStatus,
+  removeStaleContainers,
+  requireImageTools,
+  ROOT,
+  RUN_LIMITS,
+  type BuildResult,
+} from '../helpers/podman.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -98,7 +110,8 @@ test('a probe container holds legs to an echo container, runs as 10001 under tin
   if (!requireImageTools(t)) return;
   const tag = await image();
   const [echoPort, tcpPort, probePort] = [await freePort(), await freePort(), await freePort()];
-  const prefix = `t3-image-test-${process.pid}`;
+  await removeStaleContainers();
+  const prefix = `${CONTAINER_PREFIX}${process.pid}`;
 
   const echo = await startContainer(t, `${prefix}-echo`, [tag, 'echo', '--listen', `127.0.0.1:${echoPort}`, '--tcp-listen', `127.0.0.1:${tcpPort}`]);
   await waitFor('the echo container to answer /probe/healthz', async () => (await httpText(`http://127.0.0.1:${echoPort}/probe/healthz`)).status === 200, {

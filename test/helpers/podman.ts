@@ -83,6 +83,27 @@ export async function buildImage(tag: string): Promise<BuildResult> {
   return JSON.parse(stdout) as BuildResult;
 }
 
+/** Test containers are named `${CONTAINER_PREFIX}<pid>-<role>`; a killed run's are removed by the next. */
+export const CONTAINER_PREFIX = 't3-image-test-';
+
+export async function removeStaleContainers(): Promise<void> {
+  const { stdout } = await podman(['ps', '-a', '--format', '{{.Names}}', '--filter', `name=^${CONTAINER_PREFIX}`]);
+  for (const name of stdout.split('\n').filter(Boolean)) {
+    const pid = Number(/^t3-image-test-(\d+)-/.exec(name)?.[1]);
+    if (pid === process.pid || (Number.isInteger(pid) && alive(pid))) continue;
+    await podman(['rm', '-f', '--ignore', name]);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The host PIDs whose parent is `pid`. */
 export async function childPids(pid: number): Promise<number[]> {
   const children: number[] = [];
