@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -153,12 +154,17 @@ async function ensureStandIn(base, timings) {
 
 /**
  * Where this machine reaches the npm registry through a TLS-intercepting proxy, Node trusts that
- * proxy's CA through NODE_EXTRA_CA_CERTS. That bundle is mounted over the base image's own bundle
- * for the build's RUN steps only (a path that exists, so no mount point is left in a layer), and
- * the Dockerfile's build stages hand it to npm (ARG NODE_EXTRA_CA_CERTS). The image keeps neither.
+ * proxy's CA through NODE_EXTRA_CA_CERTS (or npm through its `cafile` setting). That bundle is
+ * mounted over the base image's own bundle for the build's RUN steps only (a path that exists,
+ * so no mount point is left in a layer), and the Dockerfile's build stages hand it to npm
+ * (ARG NODE_EXTRA_CA_CERTS). The image keeps neither.
  */
-function buildCaArgs() {
-  const bundle = process.env.NODE_EXTRA_CA_CERTS;
+async function buildCaArgs() {
+  let bundle = process.env.NODE_EXTRA_CA_CERTS;
+  if (!bundle) {
+    const cafile = (await sh('npm', ['config', 'get', 'cafile'], { capture: true, quiet: true }).catch(() => '')).trim();
+    if (path.isAbsolute(cafile) && existsSync(cafile)) bundle = cafile;
+  }
   if (!bundle) return [];
   const inside = '/etc/ssl/certs/ca-certificates.crt';
   return ['--volume', `${bundle}:${inside}:ro`, '--build-arg', `NODE_EXTRA_CA_CERTS=${inside}`];
@@ -171,8 +177,9 @@ export async function buildImage(tag) {
   const [baseSource, baseSeconds] = await seconds(() => ensureStandIn(base, timings));
   timings.base = baseSeconds;
   const previous = await imageId(tag);
+  const caArgs = await buildCaArgs();
   [, timings.build] = await seconds(() =>
-    podman(['build', '--pull=never', '--network', 'host', ...buildCaArgs(), '-t', tag, '-f', path.join(ROOT, 'Dockerfile'), ROOT]),
+    podman(['build', '--pull=never', '--network', 'host', ...caArgs, '-t', tag, '-f', path.join(ROOT, 'Dockerfile'), ROOT]),
   );
   const id = await imageId(tag);
   // Drop the image this tag replaced, unless another tag still names it, so that repeated builds
