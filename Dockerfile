@@ -3,10 +3,14 @@
 #   docker build -t t3-probe .
 #   docker run --rm -p 9464:9464 -v $PWD/probe.yaml:/etc/t3-probe/probe.yaml:ro t3-probe
 #   docker run --rm t3-probe echo --listen 0.0.0.0:8080 --tcp-listen 0.0.0.0:9000
-# Node 24 is an LTS line and one of the versions this code is kept working on (engines >=20.18).
-ARG NODE_IMAGE=node:24-bookworm-slim
+# Node 24 (the active LTS) on Debian 13 trixie; the tests run on Node 20, 22 and 24 (engines).
+# Built and run in the test suite with podman: scripts/build-image.mjs, test/deploy/image.test.ts.
+ARG NODE_IMAGE=node:24-trixie-slim
 
 FROM ${NODE_IMAGE} AS build
+# Only for builds whose npm registry sits behind a TLS-intercepting proxy: the path of that
+# proxy's CA bundle, mounted into the build (scripts/build-image.mjs does this). Build stages only.
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -15,6 +19,7 @@ COPY src ./src
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund

@@ -21,6 +21,12 @@ export const SYSTEM_PACKAGES = {
   chromium: '/usr/bin/chromium',
   // test/deploy/k8s.test.ts renders the kustomizations (k8s/) with kubectl kustomize.
   'kubernetes-client': '/usr/bin/kubectl',
+  // test/deploy/image.test.ts builds and runs the image (scripts/build-image.mjs): podman with
+  // runc (its default crun refuses this kind of machine's cgroups), and mmdebstrap for the
+  // Debian rootfs of the local stand-in for the Dockerfile's FROM image.
+  podman: '/usr/bin/podman',
+  runc: '/usr/sbin/runc',
+  mmdebstrap: '/usr/bin/mmdebstrap',
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)

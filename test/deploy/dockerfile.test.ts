@@ -1,10 +1,12 @@
 /**
- * No container engine runs here, so the image can't be built. Instead: everything the Dockerfile
- * copies exists, what it runs exists after the build, .dockerignore keeps the context small, and
- * the production dependencies alone (npm ci --omit=dev, exactly as the image does) run the CLI.
+ * The Dockerfile without a container engine: what it copies exists, .dockerignore keeps the
+ * context small, and the production dependencies alone (npm ci --omit=dev, exactly as the image
+ * does) run the CLI. test/deploy/image.test.ts builds and runs the image itself with podman; here,
+ * that its skip without root is loud and that CI=true turns it into a failure.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,7 +23,7 @@ const dockerignore = (await readFile(path.join(ROOT, '.dockerignore'), 'utf8')).
 test('the Dockerfile is multi-stage on a Node LTS slim image, non-root, with tini as PID 1', () => {
   const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
   assert.ok(froms.length >= 2, 'multi-stage');
-  assert.match(dockerfile, /^ARG NODE_IMAGE=node:(20|22|24|26)-bookworm-slim$/m);
+  assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-trixie-slim$/m);
   assert.match(dockerfile, /npm ci --omit=dev/);
   assert.match(dockerfile, /^USER 10001:10001$/m, 'numeric non-root user');
   assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/dist\/cli\.js"\]$/m);
@@ -62,4 +64,25 @@ test('the production dependencies alone run every command, as in the image', { t
   }
   const check = await run(process.execPath, [cli, 'run', '--config', path.join(ROOT, 'examples', 'probe.yaml'), '--check'], { cwd: app });
   assert.match(check.stdout, /config ok: 4 legs/);
+});
+
+test('without root the image tests skip loudly with the reason, and CI=true turns that into a failure', { timeout: 60_000 }, async () => {
+  const asUser = async (ci: boolean): Promise<{ code: number | null; output: string }> => {
+    // A clean environment: no NODE_TEST_CONTEXT from this runner, and CI only when asked.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', T3PROBE_IMAGE_AS_USER: '1', ...(ci ? { CI: 'true' } : {}) };
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', path.join(ROOT, 'test', 'deploy', 'image.test.ts')], { cwd: ROOT, env });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, output };
+  };
+  const local = await asUser(false);
+  assert.equal(local.code, 0, local.output);
+  assert.match(local.output, /!!! SKIPPED: .*building the container image needs root/);
+  assert.match(local.output, /# skipped 3/);
+  const ci = await asUser(true);
+  assert.notEqual(ci.code, 0);
+  assert.match(ci.output, /CI=true and building the container image needs root/);
+  assert.match(ci.output, /# fail 3/);
 });
