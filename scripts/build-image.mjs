@@ -111,8 +111,9 @@ async function ensureStandIn(base, timings) {
   const npm = BUNDLED_NPM[base.major];
   if (node === undefined || npm === undefined) throw new Error(`no pinned Node ${base.major} in scripts/node-binaries.mjs (have ${Object.keys(NODE_VERSIONS).join(', ')})`);
   const rootfsKey = `debian-${base.suite}-slim-${sha(ROOTFS_OPTIONS)}`;
+  const imported = `localhost/t3-probe-rootfs:${base.suite}-slim-${sha(ROOTFS_OPTIONS)}`;
   const containerfile = [
-    `FROM localhost/t3-probe-rootfs:${rootfsKey.slice('debian-'.length)}`,
+    `FROM ${imported}`,
     'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     `ENV NODE_VERSION=${node}`,
     'COPY usr/local /usr/local',
@@ -129,7 +130,6 @@ async function ensureStandIn(base, timings) {
   );
   timings.rootfs = rootfsSeconds;
   timings.rootfsCached = rootfs.hit;
-  const imported = `localhost/t3-probe-rootfs:${rootfsKey.slice('debian-'.length)}`;
   if ((await imageId(imported)) === undefined) {
     [, timings.import] = await seconds(() => podman(['import', rootfs.path, imported], { capture: true }));
   }
