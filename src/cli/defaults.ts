@@ -17,3 +17,6 @@ export const DEFAULT_EXPECTATION: Expectation = 'survive';
 
 /** `attribute --job`: the Prometheus job the deploy examples scrape the probe as. */
 export const DEFAULT_PROMETHEUS_JOB = 't3-probe';
+
+/** `t3-probe echo`: the environment variable the shared secret may come from (never a flag). */
+export const ECHO_TOKEN_ENV = 'T3PROBE_ECHO_TOKEN';
