@@ -157,6 +157,7 @@ void test('a full config normalizes to the exact expected object', async (t) => 
         tls: { insecure: false },
         headers: { 'X-Token': 'abc' },
         maxPayloadBytes: 1_048_576,
+        closeTimeoutMs: 1_000,
       },
       {
         kind: 'ws',
@@ -172,6 +173,7 @@ void test('a full config normalizes to the exact expected object', async (t) => 
         tls: { ca: PEM, insecure: false },
         headers: {},
         maxPayloadBytes: 65_536,
+        closeTimeoutMs: 1_000,
       },
       {
         kind: 'http',

@@ -17,3 +17,9 @@ export const DEFAULT_EXPECTATION: Expectation = 'survive';
 
 /** `attribute --job`: the Prometheus job the deploy examples scrape the probe as. */
 export const DEFAULT_PROMETHEUS_JOB = 't3-probe';
+
+/**
+ * The hard bound on a graceful shutdown (run, echo): past it the process logs and exits 1 anyway,
+ * below Docker's 10 s and Kubernetes' 30 s grace, so the log line is written before a SIGKILL.
+ */
+export const SHUTDOWN_TIMEOUT_MS = 5_000;

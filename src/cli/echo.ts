@@ -45,7 +45,7 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
     ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
   });
   logger.info({ url: server.url, tcp: server.tcpAddress }, 'echo server listening');
-  await onShutdownSignal(() => server.close(), (message) => logger.info(message));
+  await onShutdownSignal(() => server.close(), logger);
   return 0;
 }
 

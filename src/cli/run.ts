@@ -44,7 +44,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   }
   const probe = new Probe(config, { logger });
   await probe.start();
-  await onShutdownSignal(() => probe.close(), (message) => logger.info(message));
+  await onShutdownSignal(() => probe.close(), logger);
   return 0;
 }
 

@@ -77,6 +77,11 @@ export interface WsLegOptions extends LegCommon {
   readonly kind: 'ws';
   /** Largest frame accepted from the far end; a bigger one is a protocol error. */
   readonly maxPayloadBytes: number;
+  /**
+   * How long a polite close (close frame, wait for the far end's) may take on shutdown or when a
+   * reload removes the leg, before the socket is terminated.
+   */
+  readonly closeTimeoutMs: number;
 }
 
 export interface HttpLegOptions extends LegCommon {
