@@ -217,6 +217,7 @@ void test('a minimal config gets every default', () => {
         tls: { insecure: false },
         headers: {},
         maxPayloadBytes: 65_536,
+        closeTimeoutMs: 1_000,
       },
     ],
   });
@@ -457,7 +458,7 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['unknown key in a leg', oneLeg('intervall: 1s'), 'legs[0] (a).intervall: unknown key (did you mean "interval"?)'],
   ['unknown key in a leg, 3 edits away', oneLeg('intvl: 1s'), 'legs[0] (a).intvl: unknown key (did you mean "interval"?)'],
   ['unknown key in leg backoff', oneLeg('backoff: { mn: 1s }'), 'legs[0] (a).backoff.mn: unknown key (did you mean "min"?)'],
-  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0] (a).colour: unknown key (valid keys: name, kind, role, url, resolve, pin, dnsRecheck, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload)'],
+  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0] (a).colour: unknown key (valid keys: name, kind, role, url, resolve, pin, dnsRecheck, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload, closeTimeout)'],
 ];
 
 void test('every validation rule reports its exact line', async (t) => {
