@@ -2,7 +2,9 @@
  * A probe: the legs of one config, their metrics, the ring of recent drops, and the HTTP server
  * that exposes them. The CLI calls this; this calls the legs.
  */
-import type { DohOptions, ProbeConfig } from './config/types.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { DohOptions, LegOptions, ProbeConfig } from './config/types.js';
+import { ProbeError } from './errors.js';
 import { completeSince, downSpansOf } from './attribution/probe-history.js';
 import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
@@ -33,14 +35,33 @@ export interface ProbeStatus {
   readonly recentDrops: readonly DropEvent[];
 }
 
+/** What a reload did, by leg name. A changed leg was stopped and started again (remove + add). */
+export interface ReloadSummary {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+  readonly kept: readonly string[];
+}
+
+/** A running leg and the options it was built from, so a reload can tell whether it changed. */
+interface RunningLeg {
+  readonly leg: Leg;
+  readonly options: LegOptions;
+}
+
 export class Probe {
-  readonly config: ProbeConfig;
   readonly metrics: ProbeMetrics;
-  readonly legs: readonly Leg[];
   readonly log: Logger;
   /** The window and burst gap of the verdict in status(). */
   readonly statusWindow = { windowMs: DEFAULT_WINDOW_MS, burstMs: DEFAULT_BURST_MS } as const;
-  readonly #drops: Ring<DropEvent>;
+  #config: ProbeConfig;
+  /** The one owner of the set of legs: the constructor fills it, applyConfig changes it. */
+  readonly #legs = new Map<string, RunningLeg>();
+  /** `legs` as an array, rebuilt only when the set changes (status() reads it on every request). */
+  #legList: readonly Leg[] = [];
+  /** Reloads run one at a time, in the order they were asked for. */
+  #reloading: Promise<unknown> = Promise.resolve();
+  #drops: Ring<DropEvent>;
   readonly #dohResolvers = new Map<string, DohResolver>();
   readonly #startedAt = Date.now();
   #server: ProbeServer | undefined;
@@ -50,20 +71,118 @@ export class Probe {
   #closing: Promise<void> | undefined;
 
   constructor(config: ProbeConfig, options: ProbeOptions = {}) {
-    this.config = config;
+    this.#config = config;
     this.log = options.logger ?? silentLogger;
     this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, processMetrics: options.processMetrics ?? true });
     this.#drops = new Ring<DropEvent>(config.dropHistory);
-    this.legs = config.legs.map((legOptions) => {
-      const leg = createLeg(legOptions, {
-        metrics: this.metrics.forLeg(legOptions.name, { kind: legOptions.kind, role: legOptions.role }),
-        log: this.log.child({ leg: legOptions.name }),
-        resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
-        idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
-      });
-      leg.on('drop', (event) => this.#drops.push(event));
-      return leg;
+    for (const legOptions of config.legs) this.#legs.set(legOptions.name, { leg: this.#createLeg(legOptions), options: legOptions });
+    this.#legList = [...this.#legs.values()].map((r) => r.leg);
+    this.metrics.recordConfigLoad(true);
+  }
+
+  /** The config in force: the one given to the constructor, or the last one applyConfig applied. */
+  get config(): ProbeConfig {
+    return this.#config;
+  }
+
+  /** The legs in force, in config order. */
+  get legs(): readonly Leg[] {
+    return this.#legList;
+  }
+
+  #createLeg(legOptions: LegOptions): Leg {
+    const leg = createLeg(legOptions, {
+      metrics: this.metrics.forLeg(legOptions.name, { kind: legOptions.kind, role: legOptions.role }),
+      log: this.log.child({ leg: legOptions.name }),
+      resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
+      idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
     });
+    leg.on('drop', (event) => this.#drops.push(event));
+    return leg;
+  }
+
+  /** One warning per leg that skips certificate checks, at every start and every reload that enables it. */
+  #warnInsecure(legs: readonly LegOptions[]): void {
+    for (const leg of legs) {
+      if (!isInsecure(leg)) continue;
+      this.log.warn(
+        { leg: leg.name, key: leg.tls.insecure ? `legs[${this.#config.legs.indexOf(leg)}].tls.insecure` : 'doh.tls.insecure' },
+        'tls.insecure: true: certificate verification is OFF for this leg, so it proves nothing about who answered',
+      );
+    }
+  }
+
+  /**
+   * Apply a new, already validated config without a restart. Legs whose options are unchanged
+   * keep their connections and counters; added legs start; removed legs stop and every series of
+   * theirs is deleted; a changed leg is a removal plus an addition. `dropHistory` and `log.level`
+   * apply live. `listen`, `metrics.prefix` and `state` cannot (the socket, the registry and the
+   * history file are bound at start): a config that changes them is rejected whole with
+   * PROBE_ERR_CONFIG, and the running config stays, so what runs is always one config.
+   */
+  applyConfig(next: ProbeConfig): Promise<ReloadSummary> {
+    const run = this.#reloading.then(() => this.#apply(next));
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
+  async #apply(next: ProbeConfig): Promise<ReloadSummary> {
+    if (this.#closing !== undefined) throw new ProbeError('PROBE_ERR_CLOSED', 'the probe is closing: reload ignored');
+    const current = this.#config;
+    const fixed = [
+      ['listen', `${current.listen.host}:${current.listen.port}`, `${next.listen.host}:${next.listen.port}`],
+      ['metrics.prefix', current.metrics.prefix, next.metrics.prefix],
+      ['state', current.state ?? 'none', next.state ?? 'none'],
+    ] as const;
+    const restart = fixed.filter(([, was, now]) => was !== now).map(([key, was, now]) => `${key}: needs a restart to change (running with ${JSON.stringify(was)}, the new config says ${JSON.stringify(now)})`);
+    if (restart.length > 0) throw new ProbeError('PROBE_ERR_CONFIG', restart.join('\n'));
+
+    const wanted = new Map(next.legs.map((l) => [l.name, l]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    const kept: string[] = [];
+    const stopping: RunningLeg[] = [];
+    for (const [name, running] of this.#legs) {
+      const options = wanted.get(name);
+      if (options === undefined) removed.push(name);
+      else if (isDeepStrictEqual(options, running.options)) kept.push(name);
+      else changed.push(name);
+      if (options === undefined || !isDeepStrictEqual(options, running.options)) stopping.push(running);
+    }
+    for (const name of wanted.keys()) if (!this.#legs.has(name)) added.push(name);
+
+    // Stop first, then delete the series, then start: a changed leg's new series start at 0 and
+    // the old leg's last writes (close marks it disconnected) land before the deletion.
+    await Promise.all(stopping.map(({ leg }) => leg.close()));
+    for (const { leg } of stopping) {
+      this.#legs.delete(leg.name);
+      await this.metrics.removeLeg(leg.name);
+    }
+    this.#config = next;
+    if (next.dropHistory !== current.dropHistory) this.#drops = resized(this.#drops, next.dropHistory);
+    if (next.log.level !== current.log.level) this.log.level = next.log.level;
+    const starting = next.legs.filter((l) => added.includes(l.name) || changed.includes(l.name));
+    const order = new Map<string, RunningLeg>();
+    for (const legOptions of next.legs) {
+      const running = this.#legs.get(legOptions.name) ?? { leg: this.#createLeg(legOptions), options: legOptions };
+      order.set(legOptions.name, running);
+    }
+    this.#legs.clear();
+    for (const [name, running] of order) this.#legs.set(name, running);
+    this.#legList = [...this.#legs.values()].map((r) => r.leg);
+    const before = new Map(stopping.map((r) => [r.options.name, r.options]));
+    this.#warnInsecure(starting.filter((l) => !isInsecure(before.get(l.name))));
+    if (this.#started) for (const legOptions of starting) this.#legs.get(legOptions.name)?.leg.start();
+    this.metrics.recordConfigLoad(true);
+    const summary = { added, removed, changed, kept };
+    this.log.info(summary, 'config reloaded');
+    return summary;
+  }
+
+  /** A reload was rejected: the running config stays, and the metrics say so. */
+  recordRejectedConfig(): void {
+    this.metrics.recordConfigLoad(false);
   }
 
   #dohResolver(options: DohOptions): DohResolver {
@@ -84,6 +203,7 @@ export class Probe {
     this.#started = true;
     if (listen) this.#server = await startProbeServer(this, this.config.listen, signal);
     this.#keepAlive = setInterval(() => {}, 1 << 30);
+    this.#warnInsecure(this.#config.legs);
     for (const leg of this.legs) leg.start();
     this.log.info({ legs: this.legs.map((l) => l.name), listen: this.#server?.url }, 'probe started');
   }
@@ -116,7 +236,7 @@ export class Probe {
       legs: legs.map((l) => ({ name: l.name, role: l.role })),
       drops,
       downSpans: downSpansOf(drops, legs.map((l) => ({ name: l.name, state: l.state, since: Date.parse(l.since) }))),
-      observed: [{ from: completeSince(this.#startedAt, drops, this.config.dropHistory), to: now }],
+      observed: [{ from: completeSince(this.#startedAt, drops, this.#config.dropHistory), to: now }],
     });
   }
 
@@ -129,7 +249,7 @@ export class Probe {
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
       legs,
-      dropHistory: this.config.dropHistory,
+      dropHistory: this.#config.dropHistory,
       recentDrops,
     };
   }
@@ -141,10 +261,23 @@ export class Probe {
   }
 
   async #shutdown(): Promise<void> {
+    await this.#reloading;
     await Promise.all(this.legs.map((l) => l.close()));
     await Promise.all([...this.#dohResolvers.values()].map((r) => r.close()));
     await this.#server?.close();
     clearInterval(this.#keepAlive);
     this.log.info('probe stopped');
   }
+}
+
+/** The same ring at a new capacity, keeping the newest entries. */
+function resized<T>(ring: Ring<T>, capacity: number): Ring<T> {
+  const next = new Ring<T>(capacity);
+  for (const item of ring.toArray().slice(-capacity)) next.push(item);
+  return next;
+}
+
+/** The leg, or the DoH server it resolves with, skips certificate verification. */
+function isInsecure(leg: LegOptions | undefined): boolean {
+  return leg !== undefined && (leg.tls.insecure || (leg.resolve.mode === 'doh' && leg.resolve.doh.tls.insecure));
 }

@@ -117,5 +117,10 @@ export interface ProbeConfig {
   readonly log: { readonly level: LogLevel };
   /** How many recent drop events /status keeps. */
   readonly dropHistory: number;
+  /**
+   * Absolute path of the file that keeps /status's history (the drop ring, what was observed)
+   * across restarts; undefined: the history lives in memory only.
+   */
+  readonly state?: string;
   readonly legs: readonly LegOptions[];
 }
