@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { isProbeError } from '../src/errors.js';
 import { startEchoServer } from '../src/echo/server.js';
+import { createLogger } from '../src/log.js';
 import { Probe } from '../src/probe.js';
 import { startScriptedWsServer } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
@@ -99,4 +100,24 @@ test('a reload that changes listen or metrics.prefix is refused whole, and the r
   assert.deepEqual(probe.legs.map((l) => l.name), ['a']);
   assert.equal(probe.config, running);
   assert.equal(upgradesOf('b'), 0);
+});
+
+test('tls.insecure: true is warned about at every start, naming the leg, and on the reload that enables it', async (t) => {
+  const { far } = await farEnds(t);
+  const lines: { msg: string; leg?: string; level: string }[] = [];
+  const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string; leg?: string; level: string }) });
+  const insecureWarnings = (): (string | undefined)[] => lines.filter((l) => l.level === 'warn' && l.msg.startsWith('tls.insecure')).map((l) => l.leg);
+  const config = (insecure: readonly string[]) =>
+    parseConfig(['legs:', ...['a', 'b', 'c'].map((name) => wsLeg(name, far.url, insecure.includes(name) ? ', tls: { insecure: true }' : ''))].join('\n'));
+  const probe = new Probe(config(['a']), { processMetrics: false, logger });
+  t.after(() => probe.close());
+  await probe.start({ listen: false });
+  assert.deepEqual(insecureWarnings(), ['a']);
+  await probe.applyConfig(config(['a', 'b']));
+  assert.deepEqual(insecureWarnings(), ['a', 'b'], 'the reload that enables it warns; a leg that stays insecure is not warned twice');
+  // A second probe from the same config is a second start: it warns again.
+  const again = new Probe(config(['a']), { processMetrics: false, logger });
+  t.after(() => again.close());
+  await again.start({ listen: false });
+  assert.deepEqual(insecureWarnings(), ['a', 'b', 'a']);
 });
