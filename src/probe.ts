@@ -6,7 +6,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { DohOptions, LegOptions, ProbeConfig } from './config/types.js';
 import { ProbeError } from './errors.js';
 import { completeSince, downSpansOf } from './attribution/probe-history.js';
-import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type Verdict } from './attribution/verdict.js';
+import { readStateFile, writeStateFile } from './attribution/state-file.js';
+import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type ObservedSpan, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
 import { DohResolver } from './net/doh.js';
 import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
@@ -33,7 +34,17 @@ export interface ProbeStatus {
   readonly dropHistory: number;
   /** Oldest first, at most `dropHistory` entries. */
   readonly recentDrops: readonly DropEvent[];
+  /**
+   * The stretches of time the history covers, oldest first: earlier runs (from the `state` file)
+   * and this one up to now. The gaps between them (the probe was down) were not observed.
+   */
+  readonly observed: readonly ObservedSpan[];
 }
+
+/** A drop is written to the state file at most this long after it happened (and at most this often). */
+const STATE_WRITE_DELAY_MS = 1_000;
+/** With no drops, the state file is rewritten this often, so a crash loses at most this much coverage. */
+const STATE_REFRESH_MS = 60_000;
 
 /** What a reload did, by leg name. A changed leg was stopped and started again (remove + add). */
 export interface ReloadSummary {
@@ -64,6 +75,12 @@ export class Probe {
   #drops: Ring<DropEvent>;
   readonly #dohResolvers = new Map<string, DohResolver>();
   readonly #startedAt = Date.now();
+  /** What earlier runs observed, from the state file. */
+  #previousObserved: readonly ObservedSpan[] = [];
+  #stateWrite: NodeJS.Timeout | undefined;
+  #stateRefresh: NodeJS.Timeout | undefined;
+  #stateWriting: Promise<void> = Promise.resolve();
+  #stateFailing = false;
   #server: ProbeServer | undefined;
   /** Leg timers are unref'd; this one ref'd handle is what keeps a started probe's process alive. */
   #keepAlive: NodeJS.Timeout | undefined;
@@ -97,7 +114,10 @@ export class Probe {
       resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
       idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
     });
-    leg.on('drop', (event) => this.#drops.push(event));
+    leg.on('drop', (event) => {
+      this.#drops.push(event);
+      this.#scheduleStateWrite();
+    });
     return leg;
   }
 
@@ -160,7 +180,10 @@ export class Probe {
       await this.metrics.removeLeg(leg.name);
     }
     this.#config = next;
-    if (next.dropHistory !== current.dropHistory) this.#drops = resized(this.#drops, next.dropHistory);
+    if (next.dropHistory !== current.dropHistory) {
+      this.#drops = resized(this.#drops, next.dropHistory);
+      this.#scheduleStateWrite();
+    }
     if (next.log.level !== current.log.level) this.log.level = next.log.level;
     const starting = next.legs.filter((l) => added.includes(l.name) || changed.includes(l.name));
     const order = new Map<string, RunningLeg>();
@@ -201,6 +224,7 @@ export class Probe {
     signal?.throwIfAborted();
     if (this.#started) return;
     this.#started = true;
+    await this.#restoreState();
     if (listen) this.#server = await startProbeServer(this, this.config.listen, signal);
     this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#warnInsecure(this.#config.legs);
@@ -236,8 +260,64 @@ export class Probe {
       legs: legs.map((l) => ({ name: l.name, role: l.role })),
       drops,
       downSpans: downSpansOf(drops, legs.map((l) => ({ name: l.name, state: l.state, since: Date.parse(l.since) }))),
-      observed: [{ from: completeSince(this.#startedAt, drops, this.#config.dropHistory), to: now }],
+      observed: this.#observedSpans(drops, now),
     });
+  }
+
+  /**
+   * Earlier runs' spans and this run's, minus whatever a full ring has forgotten: the history is
+   * complete only since the oldest drop it still holds.
+   */
+  #observedSpans(drops: readonly DropEvent[], now: number): ObservedSpan[] {
+    const forgottenBefore = completeSince(Number.NEGATIVE_INFINITY, drops, this.#config.dropHistory);
+    return [...this.#previousObserved, { from: this.#startedAt, to: now }]
+      .map((span) => ({ from: Math.max(span.from, forgottenBefore), to: span.to }))
+      .filter((span) => span.to >= span.from);
+  }
+
+  async #restoreState(): Promise<void> {
+    const path = this.#config.state;
+    if (path === undefined) return;
+    const read = await readStateFile(path);
+    if ('problem' in read) {
+      this.log.warn({ path, reason: read.problem }, 'state file ignored: starting with an empty history');
+    } else if ('history' in read) {
+      // Drops before this start, then this run: the ring keeps the newest `dropHistory`.
+      for (const drop of read.history.drops.slice(-this.#config.dropHistory)) this.#drops.push(drop);
+      this.#previousObserved = read.history.observed.filter((span) => span.to <= this.#startedAt);
+      this.log.info({ path, drops: this.#drops.size, runs: this.#previousObserved.length }, 'history restored from the state file');
+    }
+    this.#stateRefresh = setInterval(() => this.#scheduleStateWrite(), STATE_REFRESH_MS);
+    this.#stateRefresh.unref();
+  }
+
+  /** Debounced and rate-bounded: at most one write per STATE_WRITE_DELAY_MS, whatever the drop rate. */
+  #scheduleStateWrite(): void {
+    if (this.#config.state === undefined || this.#stateWrite !== undefined || this.#closing !== undefined) return;
+    this.#stateWrite = setTimeout(() => {
+      this.#stateWrite = undefined;
+      void this.#writeState();
+    }, STATE_WRITE_DELAY_MS);
+    this.#stateWrite.unref();
+  }
+
+  /** Writes run one at a time; a failure is logged once, and so is the recovery. */
+  #writeState(): Promise<void> {
+    const path = this.#config.state;
+    if (path === undefined) return Promise.resolve();
+    this.#stateWriting = this.#stateWriting.then(async () => {
+      const now = Date.now();
+      const drops = this.#drops.toArray();
+      try {
+        await writeStateFile(path, { observed: this.#observedSpans(drops, now), drops }, now);
+        if (this.#stateFailing) this.log.info({ path }, 'state file written again');
+        this.#stateFailing = false;
+      } catch (err) {
+        if (!this.#stateFailing) this.log.warn({ path, err }, 'cannot write the state file: history will not survive a restart');
+        this.#stateFailing = true;
+      }
+    });
+    return this.#stateWriting;
   }
 
   status(): ProbeStatus {
@@ -251,6 +331,7 @@ export class Probe {
       legs,
       dropHistory: this.#config.dropHistory,
       recentDrops,
+      observed: this.#observedSpans(recentDrops, Date.now()),
     };
   }
 
@@ -263,6 +344,10 @@ export class Probe {
   async #shutdown(): Promise<void> {
     await this.#reloading;
     await Promise.all(this.legs.map((l) => l.close()));
+    clearTimeout(this.#stateWrite);
+    clearInterval(this.#stateRefresh);
+    // The last word: every drop up to the close, and this run's span up to now.
+    if (this.#started) await this.#writeState();
     await Promise.all([...this.#dohResolvers.values()].map((r) => r.close()));
     await this.#server?.close();
     clearInterval(this.#keepAlive);
