@@ -54,6 +54,11 @@ test('the drop ring survives a restart, and the restart gap is not claimed as ob
   for (const ws of far.clients) ws.terminate();
   await waitFor('the drop in the ring', () => first.status().recentDrops.length === 1);
   const [drop] = first.status().recentDrops;
+  // Written soon after the drop, not only on close: a crash (SIGKILL, OOM) keeps it too.
+  await waitFor('the drop in the state file', async () => {
+    const written = JSON.parse(await readFile(statePath, 'utf8')) as { drops: { at: number }[] };
+    return written.drops.some((d) => d.at === drop?.at);
+  });
   await first.close();
 
   const doc = JSON.parse(await readFile(statePath, 'utf8')) as { version: number; writtenAt: number; drops: { at: number }[]; observed: { from: number; to: number }[] };
