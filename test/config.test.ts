@@ -451,7 +451,7 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['ws key on an http leg', oneLeg('maxPayload: 1MiB', HTTP_LEG), 'legs[0] (a).maxPayload: only valid for kind: ws legs (this leg is kind: http)'],
   ['http key on a ws leg', oneLeg('maxBody: 1MiB'), 'legs[0] (a).maxBody: only valid for kind: http legs (this leg is kind: ws)'],
   ['unknown root key', `legz: []\n${oneLeg('')}`, 'legz: unknown key (did you mean "legs"?)'],
-  ['unknown root key, far off', `colour: red\n${oneLeg('')}`, 'colour: unknown key (valid keys: listen, metrics, log, dropHistory, defaults, doh, legs)'],
+  ['unknown root key, far off', `colour: red\n${oneLeg('')}`, 'colour: unknown key (valid keys: listen, metrics, log, dropHistory, state, defaults, doh, legs)'],
   ['unknown nested key', `metrics: { prefx: a_ }\n${oneLeg('')}`, 'metrics.prefx: unknown key (did you mean "prefix"?)'],
   ['unknown key in defaults', `defaults: { timeout: 1s }\n${oneLeg('')}`, 'defaults.timeout: unknown key (valid keys: interval, deadline, connectTimeout, backoff)'],
   ['unknown key in doh.tls', `doh: { url: "https://dns.example/q", tls: { verify: false } }\n${oneLeg('')}`, 'doh.tls.verify: unknown key (valid keys: ca, insecure)'],
