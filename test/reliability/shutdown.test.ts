@@ -79,6 +79,7 @@ test('SIGTERM closes the legs and a connect in flight, and run exits 0 within 5 
   run.child.kill('SIGTERM');
   const code = await run.exit;
   const elapsedMs = performance.now() - start;
+  t.diagnostic(`SIGTERM to exit: ${Math.round(elapsedMs)} ms`);
   assert.equal(code, 0, run.stderr());
   assert.ok(elapsedMs < 5_000, `exit took ${Math.round(elapsedMs)} ms`);
   // Both connected legs said goodbye with 1001, and the upgrade in flight was abandoned.
@@ -113,6 +114,7 @@ test('a second SIGTERM while the graceful close hangs exits non-zero at once', a
   probe.child.kill('SIGTERM');
   const code = await probe.exit;
   const elapsedMs = performance.now() - start;
+  t.diagnostic(`second SIGTERM to exit: ${Math.round(elapsedMs)} ms`);
   assert.equal(code, 1);
   assert.ok(probe.logs().some((l) => l.msg === 'SIGTERM again: exiting now'));
   // Far below the hard bound: the second signal, not the bound, ended it.
@@ -125,6 +127,7 @@ test('a graceful close that hangs past the hard bound exits 1 with a log line', 
   probe.child.kill('SIGTERM');
   const code = await Promise.race([probe.exit, waitFor('never', () => false, { timeoutMs: SHUTDOWN_TIMEOUT_MS + 5_000 })]);
   const elapsedMs = performance.now() - start;
+  t.diagnostic(`SIGTERM to the bounded exit: ${Math.round(elapsedMs)} ms`);
   assert.equal(code, 1);
   const line = probe.logs().find((l) => l.msg === 'graceful close did not finish in time: exiting');
   assert.ok(line, probe.stdout());
