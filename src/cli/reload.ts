@@ -41,7 +41,9 @@ export class ConfigReloader {
   #lastText: string | undefined;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
-  readonly #onSighup = (): void => void this.reload('SIGHUP');
+  readonly #onSighup = (): void => {
+    if (!this.#closed) void this.reload('SIGHUP');
+  };
 
   constructor(options: ConfigReloaderOptions) {
     this.#options = options;
@@ -122,7 +124,8 @@ export class ConfigReloader {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#debounce);
-    process.removeListener('SIGHUP', this.#onSighup);
+    // The SIGHUP listener stays, ignoring: without any listener, a SIGHUP during the graceful
+    // close would kill the process (Node's default action) and skip the close.
     this.#dirWatcher?.close();
     this.#fileWatcher?.close();
   }
