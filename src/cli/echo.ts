@@ -64,7 +64,7 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
   });
   // Whether a token is set, never the token.
   logger.info({ url: server.url, tcp: server.tcpAddress, token: token !== undefined, allowedOrigins: options.allowedOrigins }, 'echo server listening');
-  await onShutdownSignal(() => server.close(), (message) => logger.info(message));
+  await onShutdownSignal(() => server.close(), logger);
   logger.info({ counters: server.counters }, 'echo server closed');
   return 0;
 }
