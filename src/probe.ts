@@ -3,7 +3,7 @@
  * that exposes them. The CLI calls this; this calls the legs.
  */
 import type { DohOptions, ProbeConfig } from './config/types.js';
-import { completeSince, downSpansOf } from './attribution/probe-history.js';
+import { completeSince, downSpansOf, stallSpansOf } from './attribution/probe-history.js';
 import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
 import { DohResolver } from './net/doh.js';
@@ -11,6 +11,7 @@ import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
 import { createResolver } from './net/resolver.js';
 import { silentLogger, type Logger } from './log.js';
 import { ProbeMetrics } from './metrics/registry.js';
+import { StallMonitor, type StallEvent } from './metrics/stall-monitor.js';
 import { startProbeServer, type ProbeServer } from './server/probe-server.js';
 import { Ring } from './util/ring.js';
 
@@ -31,6 +32,12 @@ export interface ProbeStatus {
   readonly dropHistory: number;
   /** Oldest first, at most `dropHistory` entries. */
   readonly recentDrops: readonly DropEvent[];
+  /** Capacity of the stall ring. */
+  readonly stallHistory: number;
+  /** Seconds the probe itself did not run since it started (t3probe_probe_stall_seconds_total). */
+  readonly stalledSecondsTotal: number;
+  /** The probe's own stalls (SIGSTOP, CPU throttling, GC), oldest first, at most `stallHistory`. */
+  readonly recentStalls: readonly StallEvent[];
 }
 
 export class Probe {
@@ -41,6 +48,8 @@ export class Probe {
   /** The window and burst gap of the verdict in status(). */
   readonly statusWindow = { windowMs: DEFAULT_WINDOW_MS, burstMs: DEFAULT_BURST_MS } as const;
   readonly #drops: Ring<DropEvent>;
+  /** This process's own stalls: counted, kept for attribution, and discounted by leg deadlines. */
+  readonly #stalls: StallMonitor;
   readonly #dohResolvers = new Map<string, DohResolver>();
   readonly #startedAt = Date.now();
   #server: ProbeServer | undefined;
@@ -54,10 +63,12 @@ export class Probe {
     this.log = options.logger ?? silentLogger;
     this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, processMetrics: options.processMetrics ?? true });
     this.#drops = new Ring<DropEvent>(config.dropHistory);
+    this.#stalls = new StallMonitor({ metrics: this.metrics, log: this.log });
     this.legs = config.legs.map((legOptions) => {
       const leg = createLeg(legOptions, {
         metrics: this.metrics.forLeg(legOptions.name, { kind: legOptions.kind, role: legOptions.role }),
         log: this.log.child({ leg: legOptions.name }),
+        stalls: this.#stalls,
         resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
         idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
       });
@@ -84,6 +95,7 @@ export class Probe {
     this.#started = true;
     if (listen) this.#server = await startProbeServer(this, this.config.listen, signal);
     this.#keepAlive = setInterval(() => {}, 1 << 30);
+    this.#stalls.start();
     for (const leg of this.legs) leg.start();
     this.log.info({ legs: this.legs.map((l) => l.name), listen: this.#server?.url }, 'probe started');
   }
@@ -103,10 +115,10 @@ export class Probe {
 
   /** Attribute the drops around `at` (default now) from this probe's own ring and leg states. */
   verdict(at = Date.now(), windowMs = DEFAULT_WINDOW_MS, burstMs = DEFAULT_BURST_MS): Verdict {
-    return this.#verdictFrom(this.legs.map((l) => l.snapshot()), this.#drops.toArray(), at, windowMs, burstMs);
+    return this.#verdictFrom(this.legs.map((l) => l.snapshot()), this.#drops.toArray(), this.#stalls.recent(), at, windowMs, burstMs);
   }
 
-  #verdictFrom(legs: readonly LegStatus[], drops: readonly DropEvent[], at: number, windowMs: number, burstMs: number): Verdict {
+  #verdictFrom(legs: readonly LegStatus[], drops: readonly DropEvent[], stalls: readonly StallEvent[], at: number, windowMs: number, burstMs: number): Verdict {
     const now = Date.now();
     return attribute({
       at,
@@ -117,20 +129,25 @@ export class Probe {
       drops,
       downSpans: downSpansOf(drops, legs.map((l) => ({ name: l.name, state: l.state, since: Date.parse(l.since) }))),
       observed: [{ from: completeSince(this.#startedAt, drops, this.config.dropHistory), to: now }],
+      stalls: stallSpansOf(stalls),
     });
   }
 
   status(): ProbeStatus {
     const legs = this.legs.map((l) => l.snapshot());
     const recentDrops = this.#drops.toArray();
+    const recentStalls = this.#stalls.recent();
     return {
       startedAt: new Date(this.#startedAt).toISOString(),
-      verdict: this.#verdictFrom(legs, recentDrops, Date.now(), this.statusWindow.windowMs, this.statusWindow.burstMs),
+      verdict: this.#verdictFrom(legs, recentDrops, recentStalls, Date.now(), this.statusWindow.windowMs, this.statusWindow.burstMs),
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
       legs,
       dropHistory: this.config.dropHistory,
       recentDrops,
+      stallHistory: this.#stalls.capacity,
+      stalledSecondsTotal: this.#stalls.totalSeconds,
+      recentStalls,
     };
   }
 
@@ -145,6 +162,7 @@ export class Probe {
     await Promise.all([...this.#dohResolvers.values()].map((r) => r.close()));
     await this.#server?.close();
     clearInterval(this.#keepAlive);
+    this.#stalls.close();
     this.log.info('probe stopped');
   }
 }

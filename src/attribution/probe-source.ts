@@ -4,10 +4,10 @@
  * start, the answer says so instead of pretending the window is complete.
  */
 import { ProbeError, errorText } from '../errors.js';
-import { completeSince, downSpansOf, type RingDrop } from './probe-history.js';
+import { completeSince, downSpansOf, stallSpansOf, type RingDrop } from './probe-history.js';
 import type { LegRole } from '../roles.js';
 import { LEG_ROLES } from '../roles.js';
-import type { AttributionDrop, AttributionInput } from './verdict.js';
+import type { AttributionDrop, AttributionInput, StallSpan } from './verdict.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
 
@@ -17,6 +17,8 @@ interface StatusDoc {
   readonly dropHistory: number | undefined;
   readonly legs: readonly { name: string; role: LegRole; state: string; since: number }[];
   readonly recentDrops: readonly (AttributionDrop & RingDrop)[];
+  /** The probe's own stalls; empty from a probe too old to report them. */
+  readonly stalls: readonly StallSpan[];
 }
 
 const MAX_STATUS_BYTES = 8 * 1024 * 1024;
@@ -56,6 +58,7 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
       downSpans: downSpansOf(doc.recentDrops, doc.legs),
       // The probe has observed everything since it started (a /status without a start: nothing known).
       observed: Number.isFinite(observedFrom) ? [{ from: observedFrom, to: now }] : [],
+      stalls: doc.stalls,
     },
     warnings,
   };
@@ -72,7 +75,7 @@ function parseStatus(text: string, where: string): StatusDoc {
     return fail('not JSON');
   }
   if (typeof raw !== 'object' || raw === null) return fail('not an object');
-  const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown };
+  const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown; recentStalls?: unknown };
   if (!Array.isArray(doc.legs) || !Array.isArray(doc.recentDrops)) return fail('no legs or recentDrops');
   const legs = doc.legs.map((l: unknown) => {
     const leg = l as { name?: unknown; role?: unknown; state?: unknown; since?: unknown };
@@ -90,6 +93,7 @@ function parseStatus(text: string, where: string): StatusDoc {
       status?: unknown;
       expiry?: unknown;
       recoveredAt?: unknown;
+      probeStalledSeconds?: unknown;
     };
     if (typeof drop.leg !== 'string' || !Number.isFinite(drop.at) || !(REASONS as readonly unknown[]).includes(drop.reason)) return [];
     return [
@@ -102,13 +106,23 @@ function parseStatus(text: string, where: string): StatusDoc {
         ...(typeof drop.closeCode === 'number' ? { closeCode: drop.closeCode } : {}),
         ...(typeof drop.status === 'number' ? { status: drop.status } : {}),
         ...(typeof drop.expiry === 'string' ? { expiry: drop.expiry } : {}),
+        ...(finiteNonNegative(drop.probeStalledSeconds) ? { probeStalledSeconds: drop.probeStalledSeconds } : {}),
       },
     ];
+  });
+  const stalls = (Array.isArray(doc.recentStalls) ? doc.recentStalls : []).flatMap((s: unknown) => {
+    const stall = s as { at?: unknown; seconds?: unknown };
+    return Number.isFinite(stall.at) && finiteNonNegative(stall.seconds) ? [{ at: stall.at as number, seconds: stall.seconds }] : [];
   });
   return {
     startedAt: typeof doc.startedAt === 'string' ? doc.startedAt : '',
     dropHistory: typeof doc.dropHistory === 'number' ? doc.dropHistory : undefined,
     legs,
     recentDrops: drops,
+    stalls: stallSpansOf(stalls),
   };
+}
+
+function finiteNonNegative(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
