@@ -42,7 +42,7 @@ function spawnCli(t: TestContext, args: readonly string[]): CliProcess {
   const lines: LogLine[] = [];
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  createInterface({ input: child.stdout }).on('line', (text) => {
     try {
       lines.push(JSON.parse(text) as LogLine);
     } catch {
