@@ -26,6 +26,7 @@
  *     leg that went down before the window and was still down inside it was down in the window.
  *   - The summary names the deciding event (the one nearest `at`) and how many others there are.
  */
+import { STALL_REACH_MS } from '../config/defaults.js';
 import type { Reason } from '../reasons.js';
 import type { LegRole } from '../roles.js';
 
@@ -191,10 +192,10 @@ function stallSensitive(drop: AttributionDrop): boolean {
 }
 
 /**
- * Without a per-drop record (Prometheus), a stall that ended this long before a timeout counts
- * as overlapping it: longer than the deadline of any sane leg (default 2 × 1 s).
+ * Without a per-drop record (Prometheus), a stall that ended up to STALL_REACH_MS before a
+ * timeout counts as overlapping it, the same reach the probe uses for its per-drop record.
  */
-export const STALL_REACH_MS = 10_000;
+export { STALL_REACH_MS };
 
 /** Whether the probe's own stall may have decided this drop. */
 function stallDependent(drop: AttributionDrop, stalls: readonly StallSpan[]): boolean {

@@ -40,3 +40,8 @@ export const DEMO_LISTEN: ListenAddress = { host: '127.0.0.1', port: DEFAULT_LIS
 export const STALL_TICK_MS = 100;
 export const STALL_THRESHOLD_MS = 250;
 export const STALL_HISTORY = 128;
+/**
+ * How far back before a drop a stall of the probe still counts as overlapping it: longer than the
+ * deadline of any sane leg (default 2 × 1 s). A stall longer ago than this did not decide it.
+ */
+export const STALL_REACH_MS = 10_000;

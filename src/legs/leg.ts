@@ -17,6 +17,7 @@ import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import type { LegRole } from '../roles.js';
 import type { BackoffOptions, LegKind } from '../config/types.js';
+import { STALL_REACH_MS } from '../config/defaults.js';
 import { ProbeError, errorText, isProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
@@ -342,7 +343,10 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     this.#upSinceNs = undefined;
     const at = Date.now();
     const details = error instanceof ProbeError ? error : undefined;
-    const probeStalledSeconds = Math.round(this.stalls.stalledMsSince(this.#aliveNs)) / 1000;
+    // Since the leg's last answer, but no further back than a stall can still decide a drop: an
+    // idle leg answers once per idle period, and a GC pause minutes ago excuses nothing.
+    const reachNs = nowNs() - BigInt(STALL_REACH_MS) * 1_000_000n;
+    const probeStalledSeconds = Math.round(this.stalls.stalledMsSince(this.#aliveNs > reachNs ? this.#aliveNs : reachNs)) / 1000;
     const event: DropEvent = {
       leg: this.name,
       kind: this.kind,

@@ -19,6 +19,7 @@ import { test, type TestContext } from 'node:test';
 import { CLI, runCli } from '../helpers/cli.js';
 import { cpuCgroupUnavailable, createCpuCgroup } from '../helpers/cpu-cgroup.js';
 import { startDelayRelay } from '../helpers/delay-relay.js';
+import { PROMETHEUS_BIN, startPrometheus } from '../helpers/prometheus.js';
 import { waitFor } from '../helpers/wait.js';
 
 type LogLine = Readonly<Record<string, unknown>> & { readonly msg?: string };
@@ -57,6 +58,15 @@ function spawnCli(t: TestContext, args: readonly string[]): CliProcess {
     waitForLine: (what, match, timeoutMs = 10_000) =>
       waitFor(`${what} (stderr: ${stderr.slice(-500)})`, () => lines.find(match), { timeoutMs, everyMs: 20 }),
   };
+}
+
+/** The --prometheus half of a test needs Debian's prometheus: a loud note without it, a failure on CI. */
+function prometheusInstalled(t: TestContext): boolean {
+  if (existsSync(PROMETHEUS_BIN)) return true;
+  const reason = `${PROMETHEUS_BIN} is missing: install the Debian package "prometheus" (npm test does this when run as root)`;
+  if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
+  process.stderr.write(`\n!!! SKIPPED (the --prometheus part): ${t.name}: ${reason}\n`);
+  return false;
 }
 
 async function startEcho(t: TestContext): Promise<{ httpPort: number; tcpPort: number }> {
@@ -157,6 +167,15 @@ test('a) SIGSTOP for 5 s: no drop on legs whose far end answered, the stall is c
     ],
     { interval: '100ms', deadline: '1s' },
   );
+  // A real Prometheus scrapes the probe, for `attribute --prometheus` afterwards (when installed).
+  const prometheus = prometheusInstalled(t) ? await startPrometheus({ job: 't3-probe', target: new URL(probe.url).host }) : undefined;
+  if (prometheus !== undefined) {
+    t.after(() => prometheus.close());
+    await waitFor('Prometheus to scrape the probe twice', async () => (await prometheus.query('count_over_time(t3probe_probe_stall_seconds_total{job="t3-probe"}[1m]) >= 2')).length === 1, {
+      timeoutMs: 20_000,
+      everyMs: 200,
+    });
+  }
   const servedBefore = await metric(probe.url, 't3probe_heartbeats_total', { leg: 'serve', result: 'ok' });
 
   const stoppedAt = Date.now();
@@ -179,11 +198,14 @@ test('a) SIGSTOP for 5 s: no drop on legs whose far end answered, the stall is c
   t.diagnostic(`stopped ${resumedAt - stoppedAt} ms: drops ${drops}, stall ${stalled} s, late heartbeats ${late}, event-loop lag (max, last 10 s) ${lag} s`);
   assert.deepEqual(await dropsByLeg(probe.url), {}, 'no drop on any leg: every far end answered');
   assert.equal(drops, 0);
-  assert.ok(stalled >= 4.5 && stalled <= 6, `t3probe_probe_stall_seconds_total is ${stalled}, expected about 5`);
+  assert.ok(stalled >= 4.5, `t3probe_probe_stall_seconds_total is ${stalled}, expected at least the 5 s stop`);
+  // On a busy machine the scheduler may add short stalls of its own; the stop is the long one.
   const doc = await status(probe.url);
   const stalls = doc.recentStalls as { at: number; seconds: number }[];
-  assert.equal(stalls.length, 1, JSON.stringify(stalls));
-  assert.ok(Math.abs((stalls[0]?.at ?? 0) - stoppedAt) < 500, `the stall starts at the SIGSTOP (${stalls[0]?.at} vs ${stoppedAt})`);
+  const stop = stalls.reduce((a, b) => (b.seconds > a.seconds ? b : a), { at: 0, seconds: 0 });
+  assert.ok(stop.seconds >= 4.5 && stop.seconds <= 5.5, `the stop is one stall of about 5 s: ${JSON.stringify(stalls)}`);
+  assert.ok(Math.abs(stop.at - stoppedAt) < 500, `the stall starts at the SIGSTOP (${stop.at} vs ${stoppedAt})`);
+  assert.equal(doc.stalledSecondsTotal, stalls.reduce((sum, s) => sum + s.seconds, 0));
 
   const { text, verdict } = await attributeBoth(t, ['--probe', probe.url, '--at', 'now', '--window', '1m']);
   t.diagnostic(text.split('\n').slice(0, 3).join(' | '));
@@ -191,6 +213,16 @@ test('a) SIGSTOP for 5 s: no drop on legs whose far end answered, the stall is c
   assert.match(text, /the probe itself stalled for [45]\.\d+ s at /i);
   assert.equal(verdict.verdict, 'probe_stalled');
   assert.match(verdict.summary, /no segment is blamed/);
+
+  if (prometheus === undefined) return;
+  await waitFor('Prometheus to see the stall', async () => (await prometheus.query('t3probe_probe_stall_seconds_total{job="t3-probe"} >= 4.5')).length === 1, {
+    timeoutMs: 10_000,
+    everyMs: 200,
+  });
+  const prom = await attributeBoth(t, ['--prometheus', prometheus.url, '--at', new Date(stoppedAt).toISOString(), '--window', '30s']);
+  t.diagnostic(prom.text.split('\n').slice(1, 3).join(' | '));
+  assert.equal(prom.verdict.verdict, 'probe_stalled', prom.verdict.summary);
+  assert.match(prom.text, /the probe itself stalled for [45]\.\d+ s at /i);
 });
 
 test('b) 30 s at 5% of a core (cgroup): no drop on legs whose far end answered, the stall is counted, attribute blames the probe', { timeout: 90_000 }, async (t) => {
