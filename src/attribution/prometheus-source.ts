@@ -176,15 +176,16 @@ export async function readPrometheusSource(
   const downLegs = [...new Set([...downInside, ...downAtStart].map((s) => s.metric.leg ?? ''))];
   const base = new Map(baseline.map((s) => [s.metric.leg ?? '', numberOf(s)]));
   const rtt: LegRttEvidence[] = p99.map((s) => ({ leg: s.metric.leg ?? '', p99Seconds: numberOf(s), baselineP99Seconds: base.get(s.metric.leg ?? '') ?? null }));
-  return { legs, drops, downLegs, rtt, observed: observedSpans(scraped[0]?.values ?? [], from, to, step), stalls: stallSpans(stalled) };
+  return { legs, drops, downLegs, rtt, observed: observedSpans(scraped[0]?.values ?? [], from, to, step), stalls: stallSpans(stalled, step) };
 }
 
 /**
  * Where the probe stalled, from its stall counter: each step at which it grew by Δ seconds holds
- * a stall of Δ that ended by that step and began no earlier than Δ before the previous one (the
- * scrape itself waits for the stalled probe). A drop to a lower value is a restart: Δ is the value.
+ * a stall of Δ that ended by that step (the first scrape after a stall is the one that sees it)
+ * and began after the previous step, less Δ. The span starts one step before the latest possible
+ * start, which is as precise as the step. A drop to a lower value is a restart: Δ is the value.
  */
-function stallSpans(series: readonly Sample[]): StallSpan[] {
+function stallSpans(series: readonly Sample[], step: number): StallSpan[] {
   const spans: StallSpan[] = [];
   for (const s of series) {
     const points = s.values ?? [];
@@ -195,7 +196,7 @@ function stallSpans(series: readonly Sample[]): StallSpan[] {
       const previous = Number(previousText);
       const grew = value >= previous ? value - previous : value;
       if (!(grew > 0) || !Number.isFinite(grew)) continue;
-      spans.push({ from: (previousAt - grew) * 1000, to: stepAt * 1000, seconds: grew });
+      spans.push({ from: Math.max(previousAt - grew, stepAt - grew - step) * 1000, to: stepAt * 1000, seconds: grew });
     }
   }
   return spans.sort((a, b) => a.from - b.from);
