@@ -101,11 +101,11 @@ export class HeartbeatTracker {
     if (this.#stopped) return;
     // Give I/O one turn of the loop first: after a stall of this process, every timer is overdue
     // and runs before the sockets are read, while the reply may already be sitting in one.
+    // Not unref'd: an unref'd immediate lets the poll phase block until something else wakes it.
     this.#recheck = setImmediate(() => {
       this.#recheck = undefined;
       this.#judge();
     });
-    this.#recheck.unref();
   }
 
   #judge(): void {

@@ -59,8 +59,9 @@ export class RunDeadline {
     // Node's timers may fire a fraction of a millisecond early by hrtime: round up, re-check.
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      // Not unref'd: with only unref'd immediates pending, Node lets the poll phase block until the
+      // next timer or I/O, and the deadline would wait for whatever wakes the loop next.
       this.#turn = setImmediate(() => this.#judge());
-      this.#turn.unref();
     }, Math.max(1, Math.ceil(ms)));
     this.#timer.unref();
   }
