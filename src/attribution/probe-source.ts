@@ -4,10 +4,10 @@
  * start, the answer says so instead of pretending the window is complete.
  */
 import { ProbeError, errorText } from '../errors.js';
-import { completeSince, downSpansOf, type RingDrop } from './probe-history.js';
+import { completeSince, downSpansOf, stallSpansOf, type RingDrop } from './probe-history.js';
 import type { LegRole } from '../roles.js';
 import { LEG_ROLES } from '../roles.js';
-import type { AttributionDrop, AttributionInput, ObservedSpan } from './verdict.js';
+import type { AttributionDrop, AttributionInput, ObservedSpan, StallSpan } from './verdict.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
 
@@ -19,6 +19,8 @@ interface StatusDoc {
   readonly recentDrops: readonly (AttributionDrop & RingDrop)[];
   /** Earlier runs' spans (a probe with a `state` file); absent from older probes. */
   readonly observed: readonly ObservedSpan[];
+  /** The probe's own stalls; empty from a probe too old to report them. */
+  readonly stalls: readonly StallSpan[];
 }
 
 /** A probe keeps at most 64 earlier runs; more is not a t3-probe document. */
@@ -64,6 +66,7 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
       observed: Number.isFinite(observedFrom)
         ? [...earlierRuns(doc, started), { from: observedFrom, to: now }]
         : [],
+      stalls: doc.stalls,
     },
     warnings,
   };
@@ -89,7 +92,14 @@ function parseStatus(text: string, where: string): StatusDoc {
     return fail('not JSON');
   }
   if (typeof raw !== 'object' || raw === null) return fail('not an object');
-  const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown; observed?: unknown };
+  const doc = raw as {
+    startedAt?: unknown;
+    dropHistory?: unknown;
+    legs?: unknown;
+    recentDrops?: unknown;
+    observed?: unknown;
+    recentStalls?: unknown;
+  };
   if (!Array.isArray(doc.legs) || !Array.isArray(doc.recentDrops)) return fail('no legs or recentDrops');
   const legs = doc.legs.map((l: unknown) => {
     const leg = l as { name?: unknown; role?: unknown; state?: unknown; since?: unknown };
@@ -107,6 +117,7 @@ function parseStatus(text: string, where: string): StatusDoc {
       status?: unknown;
       expiry?: unknown;
       recoveredAt?: unknown;
+      probeStalledSeconds?: unknown;
     };
     if (typeof drop.leg !== 'string' || !Number.isFinite(drop.at) || !(REASONS as readonly unknown[]).includes(drop.reason)) return [];
     return [
@@ -119,6 +130,7 @@ function parseStatus(text: string, where: string): StatusDoc {
         ...(typeof drop.closeCode === 'number' ? { closeCode: drop.closeCode } : {}),
         ...(typeof drop.status === 'number' ? { status: drop.status } : {}),
         ...(typeof drop.expiry === 'string' ? { expiry: drop.expiry } : {}),
+        ...(finiteNonNegative(drop.probeStalledSeconds) ? { probeStalledSeconds: drop.probeStalledSeconds } : {}),
       },
     ];
   });
@@ -130,11 +142,20 @@ function parseStatus(text: string, where: string): StatusDoc {
           : [];
       })
     : [];
+  const stalls = (Array.isArray(doc.recentStalls) ? doc.recentStalls : []).flatMap((s: unknown) => {
+    const stall = s as { at?: unknown; seconds?: unknown };
+    return Number.isFinite(stall.at) && finiteNonNegative(stall.seconds) ? [{ at: stall.at as number, seconds: stall.seconds }] : [];
+  });
   return {
     observed,
     startedAt: typeof doc.startedAt === 'string' ? doc.startedAt : '',
     dropHistory: typeof doc.dropHistory === 'number' ? doc.dropHistory : undefined,
     legs,
     recentDrops: drops,
+    stalls: stallSpansOf(stalls),
   };
+}
+
+function finiteNonNegative(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }

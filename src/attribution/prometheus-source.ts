@@ -6,13 +6,15 @@
  *   - min_over_time(t3probe_connected) finds legs that were down in the window without a new drop,
  *     and t3probe_connected at the window's start finds legs that went down before it;
  *   - the steps with samples of t3probe_leg_info are the time the window is covered;
- *   - p99 RTT inside the window against the 15 minutes before it finds spikes.
+ *   - p99 RTT inside the window against the 15 minutes before it finds spikes;
+ *   - the steps at which t3probe_probe_stall_seconds_total grew are when the probe itself stalled.
  */
 import { ProbeError, errorText } from '../errors.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
 import { LEG_ROLES, type LegRole } from '../roles.js';
-import type { AttributionDrop, AttributionInput, LegRttEvidence, ObservedSpan } from './verdict.js';
+import { STALL_REACH_MS } from './verdict.js';
+import type { AttributionDrop, AttributionInput, LegRttEvidence, ObservedSpan, StallSpan } from './verdict.js';
 
 interface Sample {
   readonly metric: Readonly<Record<string, string>>;
@@ -129,7 +131,7 @@ export async function readPrometheusSource(
   const step = Math.max(1, Math.ceil((to - from) / MAX_POINTS));
   // Down (connected 0) after at least one drop: a leg still connecting for the first time is not down.
   const down = `(${p}connected${sel} + on (job, instance, leg) (${p}last_drop_timestamp_seconds${sel} == bool 0))`;
-  const [lastDrop, counters, lastInWindow, increases, downInside, downAtStart, scraped, p99, baseline] = await Promise.all([
+  const [lastDrop, counters, lastInWindow, increases, downInside, downAtStart, scraped, p99, baseline, stalled] = await Promise.all([
     prom.range(`${p}last_drop_timestamp_seconds${sel}`, from, to, step),
     prom.range(`${p}disconnects_total${sel}`, from, to, step),
     // Range steps can fall short of the window's end; the newest drop inside it is never missed.
@@ -142,6 +144,8 @@ export async function readPrometheusSource(
     prom.range(`count(${p}leg_info${sel})`, from, to, step),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[${range}])))`, to),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[15m])))`, from),
+    // From STALL_REACH_MS before the window: a stall just before it can still decide a timeout in it.
+    prom.range(`${p}probe_stall_seconds_total${sel}`, from - STALL_REACH_MS / 1000, to, step),
   ]);
 
   const drops: AttributionDrop[] = [];
@@ -172,7 +176,30 @@ export async function readPrometheusSource(
   const downLegs = [...new Set([...downInside, ...downAtStart].map((s) => s.metric.leg ?? ''))];
   const base = new Map(baseline.map((s) => [s.metric.leg ?? '', numberOf(s)]));
   const rtt: LegRttEvidence[] = p99.map((s) => ({ leg: s.metric.leg ?? '', p99Seconds: numberOf(s), baselineP99Seconds: base.get(s.metric.leg ?? '') ?? null }));
-  return { legs, drops, downLegs, rtt, observed: observedSpans(scraped[0]?.values ?? [], from, to, step) };
+  return { legs, drops, downLegs, rtt, observed: observedSpans(scraped[0]?.values ?? [], from, to, step), stalls: stallSpans(stalled, step) };
+}
+
+/**
+ * Where the probe stalled, from its stall counter: each step at which it grew by Δ seconds holds
+ * a stall of Δ that ended by that step (the first scrape after a stall is the one that sees it)
+ * and began after the previous step, less Δ. The span starts one step before the latest possible
+ * start, which is as precise as the step. A drop to a lower value is a restart: Δ is the value.
+ */
+function stallSpans(series: readonly Sample[], step: number): StallSpan[] {
+  const spans: StallSpan[] = [];
+  for (const s of series) {
+    const points = s.values ?? [];
+    for (let i = 1; i < points.length; i++) {
+      const [previousAt, previousText] = points[i - 1] ?? [0, '0'];
+      const [stepAt, text] = points[i] ?? [0, '0'];
+      const value = Number(text);
+      const previous = Number(previousText);
+      const grew = value >= previous ? value - previous : value;
+      if (!(grew > 0) || !Number.isFinite(grew)) continue;
+      spans.push({ from: Math.max(previousAt - grew, stepAt - grew - step) * 1000, to: stepAt * 1000, seconds: grew });
+    }
+  }
+  return spans.sort((a, b) => a.from - b.from);
 }
 
 /**

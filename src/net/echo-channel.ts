@@ -9,6 +9,7 @@ import type { TlsOptions } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { raceSignal } from '../util/race-signal.js';
+import { NO_STALLS, RunDeadline, stalledNote, type StallClock } from '../util/run-deadline.js';
 import { openTimedSocket, type SocketPhase } from './socket.js';
 import { closeErrorOf, connectWebSocket } from './websocket.js';
 
@@ -27,6 +28,8 @@ export interface EchoChannelOptions {
   /** TCP_KEEPIDLE via setKeepAlive(true, ms); undefined: keepalive explicitly off. */
   readonly keepaliveMs?: number;
   readonly onPhase?: (phase: SocketPhase | 'upgrade', seconds: number) => void;
+  /** Exchange deadlines discount time this process itself was stalled (util/run-deadline.ts). */
+  readonly stalls?: StallClock;
 }
 
 export interface EchoChannel {
@@ -53,8 +56,13 @@ export function openEchoChannel(target: EchoChannelTarget, options: EchoChannelO
 /** Shared bookkeeping: the first failure wins, and one exchange at a time. */
 class ChannelState {
   failure: Error | undefined;
+  readonly #stalls: StallClock;
   readonly #goneListeners = new Set<(err: Error) => void>();
   #waiter: { expected: Buffer; received: Buffer[]; bytes: number; done: (err: Error | undefined) => void } | undefined;
+
+  constructor(stalls: StallClock = NO_STALLS) {
+    this.#stalls = stalls;
+  }
 
   fail(err: Error): void {
     if (this.failure !== undefined) return;
@@ -98,16 +106,18 @@ class ChannelState {
     signal?.throwIfAborted();
     return new Promise<number>((resolve, reject) => {
       const started = nowNs();
-      const timer = setTimeout(() => {
-        finish(new ProbeError('PROBE_ERR_HEARTBEAT_TIMEOUT', `no echo within ${deadlineMs} ms`));
-      }, deadlineMs);
-      timer.unref();
+      const timer = new RunDeadline(
+        deadlineMs,
+        (spent) => finish(new ProbeError('PROBE_ERR_HEARTBEAT_TIMEOUT', `no echo within ${deadlineMs} ms${stalledNote(spent)}`)),
+        this.#stalls,
+        started,
+      );
       const onAbort = (): void => finish(signal?.reason as Error);
       signal?.addEventListener('abort', onAbort, { once: true });
       const finish = (err: Error | undefined): void => {
         if (this.#waiter?.done !== finish) return;
         this.#waiter = undefined;
-        clearTimeout(timer);
+        timer.cancel();
         signal?.removeEventListener('abort', onAbort);
         if (err === undefined) resolve(secondsSince(started));
         else reject(err);
@@ -124,7 +134,7 @@ async function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOpt
     { address: target.address, port, hostname: target.hostname, secure: false, tls: target.tls },
     { timeoutMs: options.connectTimeoutMs, ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }) },
   );
-  const state = new ChannelState();
+  const state = new ChannelState(options.stalls);
   socket.on('data', (chunk: Buffer) => state.receive(chunk));
   socket.on('error', (err) => state.fail(err));
   socket.on('end', () => state.fail(new ProbeError('PROBE_ERR_PEER_CLOSED', 'the echo closed the connection (FIN)')));
@@ -143,7 +153,7 @@ async function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOpt
 }
 
 async function openWsChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
-  const state = new ChannelState();
+  const state = new ChannelState(options.stalls);
   const { ws, socketError } = await connectWebSocket(
     target,
     {
