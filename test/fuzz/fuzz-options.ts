@@ -37,8 +37,7 @@ export function fuzzRuns<T>(ciRuns: number, timeoutMs?: number): fc.Parameters<T
     ...(path === undefined ? {} : { path }),
     numRuns: envInteger('FUZZ_RUNS') ?? (FUZZ_LONG ? ciRuns * LONG_FACTOR : ciRuns),
     ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
-    // The counterexample, its seed and path are in the failure message: enough to replay it.
-    verbose: 1,
+    // The failure message carries the shrunk counterexample, its seed and its path: enough to replay it.
   };
 }
 
