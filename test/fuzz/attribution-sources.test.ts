@@ -105,7 +105,7 @@ test('/status: random and mutated documents give a verdict or PROBE_ERR_SOURCE',
       bodies.status = body;
       await verdictOrSourceError(async () => (await readProbeSource(new URL(base), NOW, WINDOW_MS, NOW, AbortSignal.timeout(5_000))).input);
     }),
-    fuzzRuns(100, 10_000),
+    fuzzRuns(100, { timeoutMs: 10_000, budgetMs: 40_000 }),
   );
 });
 
@@ -119,7 +119,7 @@ test('Prometheus API: random and mutated answers give a verdict or PROBE_ERR_SOU
         readPrometheusSource({ url: new URL(base), job: 't3-probe', prefix: 't3probe_' }, NOW, WINDOW_MS, NOW, AbortSignal.timeout(5_000)),
       );
     }),
-    fuzzRuns(60, 10_000),
+    fuzzRuns(60, { timeoutMs: 10_000, budgetMs: 40_000 }),
   );
 });
 

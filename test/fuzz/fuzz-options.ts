@@ -30,13 +30,17 @@ if (FUZZ_LONG && process.env.FUZZ_SEED === undefined) process.stderr.write(`fuzz
 /**
  * fast-check parameters for a property that runs `ciRuns` times in CI. `timeoutMs` bounds each
  * run of an async property: a run that takes longer fails as a hang, with its counterexample.
+ * `budgetMs` bounds the whole property in CI (node:test cannot stop a synchronous one): past it,
+ * the property fails as too slow rather than holding CI for minutes.
  */
-export function fuzzRuns<T>(ciRuns: number, timeoutMs?: number): fc.Parameters<T> {
+export function fuzzRuns<T>(ciRuns: number, { timeoutMs, budgetMs }: { timeoutMs?: number; budgetMs?: number } = {}): fc.Parameters<T> {
+  const unbounded = FUZZ_LONG || process.env.FUZZ_RUNS !== undefined;
   return {
     seed,
     ...(path === undefined ? {} : { path }),
     numRuns: envInteger('FUZZ_RUNS') ?? (FUZZ_LONG ? ciRuns * LONG_FACTOR : ciRuns),
     ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+    ...(budgetMs === undefined || unbounded ? {} : { interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: true }),
     // The failure message carries the shrunk counterexample, its seed and its path: enough to replay it.
   };
 }

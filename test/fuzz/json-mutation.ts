@@ -11,7 +11,7 @@ type Path = readonly (string | number)[];
 
 export interface Mutation {
   readonly at: number;
-  readonly kind: 'delete' | 'replace' | 'wrongType' | 'huge' | 'deep';
+  readonly kind: 'delete' | 'rename' | 'replace' | 'wrongType' | 'huge' | 'deep';
   readonly value: Json;
   readonly count: number;
 }
@@ -20,7 +20,7 @@ const WRONG_TYPES: readonly Json[] = [null, 'NaN', 'Infinity', '-1', '', 0, -1, 
 
 export const mutationArb: fc.Arbitrary<Mutation> = fc.record({
   at: fc.nat(),
-  kind: fc.constantFrom('delete', 'replace', 'wrongType', 'huge', 'deep'),
+  kind: fc.constantFrom('delete', 'rename', 'replace', 'wrongType', 'huge', 'deep'),
   value: fc.oneof(fc.constantFrom(...WRONG_TYPES), fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>),
   count: fc.integer({ min: 2, max: 5_000 }),
 });
@@ -54,6 +54,7 @@ export function mutateJson(doc: unknown, mutations: readonly Mutation[]): Json {
     const replacement = (old: Json): Json | undefined => {
       switch (m.kind) {
         case 'delete':
+        case 'rename':
           return undefined;
         case 'replace':
           return m.value;
@@ -74,7 +75,15 @@ export function mutateJson(doc: unknown, mutations: readonly Mutation[]): Json {
     for (const key of path.slice(0, -1)) parent = (parent as Record<string | number, Json>)[key] as Json;
     const last = path.at(-1) as string | number;
     const container = parent as Record<string | number, Json>;
-    const next = replacement(container[last] as Json);
+    if (m.kind === 'rename' && !Array.isArray(parent) && typeof last === 'string') {
+      // A typo (one letter changed), another key's name, or any string at all.
+      const renamed = typeof m.value === 'string' ? m.value : `${last.slice(0, -1)}${String.fromCharCode(97 + (m.at % 26))}`;
+      const moved = container[last] as Json;
+      delete container[last];
+      container[renamed] = moved;
+      continue;
+    }
+    const next = m.kind === 'rename' ? container[last] : replacement(container[last] as Json);
     if (next === undefined) {
       if (Array.isArray(parent)) parent.splice(last as number, 1);
       else delete container[last];
