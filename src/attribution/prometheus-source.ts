@@ -81,7 +81,7 @@ function sampleOf(item: unknown): Sample | string {
   const { metric, value, values } = item as { metric: Record<string, string>; value?: unknown; values?: unknown };
   if (value !== undefined && !isPoint(value)) return 'a sample whose value is not a [time, "value"] pair';
   if (values !== undefined && !(Array.isArray(values) && values.every(isPoint))) return 'a sample whose values are not [time, "value"] pairs';
-  return { metric, ...(value === undefined ? {} : { value }), ...(values === undefined ? {} : { values: values as [number, string][] }) };
+  return { metric, ...(value === undefined ? {} : { value }), ...(values === undefined ? {} : { values: values }) };
 }
 
 class PromClient {

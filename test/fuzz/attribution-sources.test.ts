@@ -105,7 +105,7 @@ test('/status: random and mutated documents give a verdict or PROBE_ERR_SOURCE',
       bodies.status = body;
       await verdictOrSourceError(async () => (await readProbeSource(new URL(base), NOW, WINDOW_MS, NOW, AbortSignal.timeout(5_000))).input);
     }),
-    fuzzRuns(100, { timeoutMs: 10_000, budgetMs: 40_000 }),
+    fuzzRuns(80, { timeoutMs: 10_000, budgetMs: 40_000 }),
   );
 });
 

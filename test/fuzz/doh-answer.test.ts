@@ -30,7 +30,7 @@ const answerArb: fc.Arbitrary<Answer> = fc.oneof(
   fc.record({ type: fc.constant('AAAA' as const), name: fc.constantFrom(...NAMES), ttl: ttlArb, data: fc.ipV6() }),
   fc.record({ type: fc.constant('CNAME' as const), name: fc.constantFrom(...NAMES), ttl: ttlArb, data: fc.constantFrom(...NAMES) }),
   fc.record({ type: fc.constant('TXT' as const), name: fc.constantFrom(...NAMES), ttl: ttlArb, data: fc.string({ maxLength: 20 }) }),
-) as fc.Arbitrary<Answer>;
+);
 
 /** A response packet for NAME (or a wrong question), with random answers, rcode and flags. */
 const packetArb = fc
@@ -45,7 +45,7 @@ const packetArb = fc
       type: 'response',
       id: 0,
       flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | rcode,
-      questions: [{ type: qtype as 'A', name: qname, class: 'IN' }],
+      questions: [{ type: qtype, name: qname, class: 'IN' }],
       answers,
     }),
   );
@@ -129,7 +129,7 @@ test('DoH over real HTTP/2: any answer body ends in an address of the asked fami
 test('followChain: any answer list ends in addresses of the asked type for the name, or NOERROR without any, and never loops', { timeout: testTimeout(30_000) }, () => {
   const chainArb = fc.array(answerArb, { maxLength: 40 });
   fc.assert(
-    fc.property(chainArb, fc.constantFrom('A', 'AAAA') as fc.Arbitrary<'A' | 'AAAA'>, (answers, type) => {
+    fc.property(chainArb, fc.constantFrom<'A' | 'AAAA'>('A', 'AAAA'), (answers, type) => {
       const outcome = followChain(answers, NAME, type);
       if (!outcome.ok) {
         assert.equal(outcome.rcode, 'NOERROR');

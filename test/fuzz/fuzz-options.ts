@@ -53,10 +53,17 @@ export function testTimeout(ciMs: number): number {
 /** Throws if `work` (synchronous) took longer than `limitMs`: a parser must never crawl. */
 export function withinMs<T>(limitMs: number, what: string, work: () => T): T {
   const started = performance.now();
-  try {
-    return work();
-  } finally {
+  const inTime = (): void => {
     const took = performance.now() - started;
     if (took > limitMs) throw new Error(`${what} took ${Math.round(took)} ms (limit ${limitMs} ms)`);
+  };
+  let value: T;
+  try {
+    value = work();
+  } catch (err) {
+    inTime();
+    throw err;
   }
+  inTime();
+  return value;
 }
