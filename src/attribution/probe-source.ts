@@ -102,12 +102,15 @@ function parseStatus(text: string, where: string): StatusDoc {
   };
   if (!Array.isArray(doc.legs) || !Array.isArray(doc.recentDrops)) return fail('no legs or recentDrops');
   const legs = doc.legs.map((l: unknown) => {
+    if (typeof l !== 'object' || l === null) return fail('a leg that is not an object');
     const leg = l as { name?: unknown; role?: unknown; state?: unknown; since?: unknown };
     if (typeof leg.name !== 'string' || typeof leg.state !== 'string') return fail('a leg without name or state');
     const role = (LEG_ROLES as readonly unknown[]).includes(leg.role) ? (leg.role as LegRole) : 'public';
     return { name: leg.name, role, state: leg.state, since: typeof leg.since === 'string' ? Date.parse(leg.since) : Number.NaN };
   });
   const drops = doc.recentDrops.flatMap((d: unknown): (AttributionDrop & RingDrop)[] => {
+    // A drop that is not one is skipped, as one with a wrong field is.
+    if (typeof d !== 'object' || d === null) return [];
     const drop = d as {
       leg?: unknown;
       reason?: unknown;

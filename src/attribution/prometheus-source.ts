@@ -37,8 +37,12 @@ interface ApiBody {
   readonly data?: { readonly result?: Sample[] };
 }
 
-/** A Prometheus API answer is a JSON object with a string `status`; anything else is not one. */
-function parseApiBody(text: string): ApiBody | undefined {
+/**
+ * A Prometheus API answer is a JSON object with a string `status`; anything else is not one
+ * (undefined). Its samples are checked here, once: a result that is not a list of samples (a
+ * `metric` of labels, a `value` pair or a `values` list of pairs) gives the reason it is malformed.
+ */
+function parseApiBody(text: string): ApiBody | string | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -48,11 +52,38 @@ function parseApiBody(text: string): ApiBody | undefined {
   if (typeof raw !== 'object' || raw === null || typeof (raw as { status?: unknown }).status !== 'string') return undefined;
   const body = raw as { status: string; error?: unknown; data?: unknown };
   const data = typeof body.data === 'object' && body.data !== null ? (body.data as { result?: unknown }) : undefined;
+  const result: Sample[] = [];
+  if (data !== undefined && Array.isArray(data.result)) {
+    for (const item of data.result as unknown[]) {
+      const sample = sampleOf(item);
+      if (typeof sample === 'string') return sample;
+      result.push(sample);
+    }
+  }
   return {
     status: body.status,
     ...(typeof body.error === 'string' ? { error: body.error } : {}),
-    ...(data !== undefined && Array.isArray(data.result) ? { data: { result: data.result as Sample[] } } : {}),
+    ...(data !== undefined && Array.isArray(data.result) ? { data: { result } } : {}),
   };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One `[unix seconds, "value"]` pair, as Prometheus writes it. */
+function isPoint(value: unknown): value is readonly [number, string] {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'number' && typeof value[1] === 'string';
+}
+
+function sampleOf(item: unknown): Sample | string {
+  if (!isRecord(item) || !isRecord(item.metric) || !Object.values(item.metric).every((v) => typeof v === 'string')) {
+    return 'a sample without a metric of string labels';
+  }
+  const { metric, value, values } = item as { metric: Record<string, string>; value?: unknown; values?: unknown };
+  if (value !== undefined && !isPoint(value)) return 'a sample whose value is not a [time, "value"] pair';
+  if (values !== undefined && !(Array.isArray(values) && values.every(isPoint))) return 'a sample whose values are not [time, "value"] pairs';
+  return { metric, ...(value === undefined ? {} : { value }), ...(values === undefined ? {} : { values: values }) };
 }
 
 class PromClient {
@@ -76,6 +107,9 @@ class PromClient {
       throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --prometheus ${this.base.href}: ${errorText(err)}`, { cause: err });
     }
     const body = parseApiBody(text);
+    if (typeof body === 'string') {
+      throw new ProbeError('PROBE_ERR_SOURCE', `--prometheus ${this.base.href} answered GET ${url.pathname} with a malformed result: ${body}`);
+    }
     if (body === undefined) {
       // Something answered, but not Prometheus' HTTP API: say what it was, not a JSON parse error.
       const type = res.headers.get('content-type') ?? 'no content type';

@@ -58,7 +58,7 @@ class ChannelState {
   failure: Error | undefined;
   readonly #stalls: StallClock;
   readonly #goneListeners = new Set<(err: Error) => void>();
-  #waiter: { expected: Buffer; received: Buffer[]; bytes: number; done: (err: Error | undefined) => void } | undefined;
+  #waiter: { expected: Buffer; bytes: number; done: (err: Error | undefined) => void } | undefined;
 
   constructor(stalls: StallClock = NO_STALLS) {
     this.#stalls = stalls;
@@ -85,19 +85,20 @@ class ChannelState {
   receive(chunk: Buffer): void {
     const waiter = this.#waiter;
     if (waiter === undefined) return; // unsolicited bytes while idle: ignored
-    waiter.received.push(chunk);
+    const { expected } = waiter;
+    const offset = waiter.bytes;
     waiter.bytes += chunk.length;
-    if (waiter.bytes > MAX_PENDING_BYTES) {
-      waiter.done(new ProbeError('PROBE_ERR_PROTOCOL', `echo sent ${waiter.bytes} bytes for a ${waiter.expected.length}-byte probe`));
+    // Checked as the bytes arrive: a wrong byte followed by silence is a garbled echo, not a timeout.
+    const owed = chunk.subarray(0, Math.max(0, expected.length - offset));
+    if (!owed.equals(expected.subarray(offset, offset + owed.length))) {
+      waiter.done(new ProbeError('PROBE_ERR_PROTOCOL', 'the echo did not return the probe verbatim'));
       return;
     }
-    if (waiter.bytes < waiter.expected.length) return;
-    const got = Buffer.concat(waiter.received, waiter.bytes);
-    waiter.done(
-      got.subarray(0, waiter.expected.length).equals(waiter.expected)
-        ? undefined
-        : new ProbeError('PROBE_ERR_PROTOCOL', 'the echo did not return the probe verbatim'),
-    );
+    if (waiter.bytes > MAX_PENDING_BYTES) {
+      waiter.done(new ProbeError('PROBE_ERR_PROTOCOL', `echo sent ${waiter.bytes} bytes for a ${expected.length}-byte probe`));
+      return;
+    }
+    if (waiter.bytes >= expected.length) waiter.done(undefined);
   }
 
   exchange(send: (payload: Buffer) => void, payload: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<number> {
@@ -122,7 +123,7 @@ class ChannelState {
         if (err === undefined) resolve(secondsSince(started));
         else reject(err);
       };
-      this.#waiter = { expected: payload, received: [], bytes: 0, done: finish };
+      this.#waiter = { expected: payload, bytes: 0, done: finish };
       send(payload);
     });
   }
