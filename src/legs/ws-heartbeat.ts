@@ -84,7 +84,12 @@ export class HeartbeatTracker {
     try {
       const parsed: unknown = JSON.parse(data.toString('utf8'));
       const seq = typeof parsed === 'object' && parsed !== null ? (parsed as { seq?: unknown }).seq : undefined;
-      if (typeof seq === 'number' && Number.isInteger(seq) && seq > 0 && seq < this.#nextSeq) return 'duplicate';
+      // Sent and no longer pending means answered already: every unanswered heartbeat stays
+      // pending until its deadline ends the session. A reply naming a pending seq whose bytes
+      // did not match is a mangled answer, not a repeat.
+      if (typeof seq === 'number' && Number.isInteger(seq) && seq > 0 && seq < this.#nextSeq && !this.#pending.some((p) => p.seq === seq)) {
+        return 'duplicate';
+      }
     } catch {
       // not JSON: garbled
     }
