@@ -4,6 +4,7 @@
  * start, the answer says so instead of pretending the window is complete.
  */
 import { ProbeError, errorText } from '../errors.js';
+import { readBoundedText } from '../util/read-bounded.js';
 import { completeSince, downSpansOf, stallSpansOf, type RingDrop } from './probe-history.js';
 import type { LegRole } from '../roles.js';
 import { LEG_ROLES } from '../roles.js';
@@ -40,10 +41,7 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
   try {
     const res = await fetch(url, { signal, headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const length = Number(res.headers.get('content-length') ?? 0);
-    if (length > MAX_STATUS_BYTES) throw new Error(`response too large (${length} bytes)`);
-    text = await res.text();
-    if (text.length > MAX_STATUS_BYTES) throw new Error('response too large');
+    text = await readBoundedText(res, MAX_STATUS_BYTES);
   } catch (err) {
     throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --probe ${url.href}: ${errorText(err)}`, { cause: err });
   }

@@ -9,6 +9,7 @@
  *   - p99 RTT inside the window against the 15 minutes before it finds spikes;
  *   - the steps at which t3probe_probe_stall_seconds_total grew are when the probe itself stalled.
  */
+import { readBoundedText } from '../util/read-bounded.js';
 import { ProbeError, errorText } from '../errors.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
@@ -99,10 +100,7 @@ class PromClient {
     let text: string;
     try {
       res = await fetch(url, { signal: this.signal, headers: { accept: 'application/json' } });
-      const length = Number(res.headers.get('content-length') ?? 0);
-      if (length > MAX_RESPONSE_BYTES) throw new Error(`response too large (${length} bytes)`);
-      text = await res.text();
-      if (text.length > MAX_RESPONSE_BYTES) throw new Error('response too large');
+      text = await readBoundedText(res, MAX_RESPONSE_BYTES);
     } catch (err) {
       throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --prometheus ${this.base.href}: ${errorText(err)}`, { cause: err });
     }
