@@ -285,3 +285,61 @@ test('RTT starts when the request is written: a slow connection setup lands in t
   assert.ok(tlsCount >= samples && tlsSum / tlsCount >= SETUP_DELAY_MS / 1000, `tls phase mean ${tlsSum / tlsCount} s`);
   assert.ok(rttSum / samples < SETUP_DELAY_MS / 1000 / 2, `mean RTT ${rttSum / samples} s`);
 });
+
+/**
+ * A raw HTTP server whose `closeOn(connection, request)` decides, per request, to close the
+ * connection (FIN) instead of answering: what a server does when its keep-alive idle timeout and
+ * the next request cross on the wire.
+ */
+async function closingServer(t: TestContext, closeOn: (connection: number, request: number) => boolean): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    const connection = ++connections;
+    let requests = 0;
+    let buffered = '';
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      while (buffered.includes('\r\n\r\n')) {
+        buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
+        if (closeOn(connection, ++requests)) {
+          socket.end();
+          return;
+        }
+        socket.write('HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok');
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, connections: () => connections };
+}
+
+test('the keep-alive race (a kept connection closed as the next request goes out) is retried on a new connection, not a drop', async (t) => {
+  // The first connection answers twice, then closes instead of answering its third request.
+  const server = await closingServer(t, (connection, request) => connection === 1 && request === 3);
+  const probe = startLeg(httpLegOptions({ url: `http://127.0.0.1:${server.port}/healthz`, intervalMs: 50, deadlineMs: 1_000 }));
+  t.after(() => probe.close());
+  await probe.up();
+  await waitFor('5 successful requests', async () => (await probe.heartbeats('ok')) >= 5);
+  assert.deepEqual(probe.drops, [], 'no drop');
+  assert.equal(server.connections(), 2, 'the third request went out again on a second connection');
+});
+
+test('a fresh connection closed before it answers is still a drop (closed), never retried', async (t) => {
+  // Every connection answers its first request and closes on its second, except the second
+  // connection, which closes on its very first request.
+  const server = await closingServer(t, (connection, request) => (connection === 2 ? request === 1 : request === 2));
+  const probe = startLeg(httpLegOptions({ url: `http://127.0.0.1:${server.port}/healthz`, intervalMs: 50, deadlineMs: 1_000 }));
+  t.after(() => probe.close());
+  await probe.up();
+  const drop = await probe.nextDrop();
+  assert.equal(drop.reason, 'closed');
+  assert.equal(server.connections(), 2, 'one retry, on connection 2, which closed unanswered');
+});

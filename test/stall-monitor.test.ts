@@ -78,3 +78,30 @@ test('timer jitter below the threshold is not a stall; the ring is bounded; clos
   assert.equal(monitor.totalSeconds, total, 'a closed monitor records nothing');
   assert.equal(monitor.stalledMsSince(0n) >= 0, true);
 });
+
+test('throttling (many 60 ms gaps, none a stall) is discounted by deadlines, yet counts no stall', async (t) => {
+  const metrics = new ProbeMetrics({ processMetrics: false });
+  const monitor = new StallMonitor({ metrics, tickMs: 100, thresholdMs: 250 });
+  t.after(() => monitor.close());
+  monitor.start();
+  const before = nowNs();
+  // What CFS throttling looks like from inside: the loop runs a little, then not at all for a while.
+  let gaps = 0;
+  await new Promise<void>((resolve) => {
+    const throttle = setInterval(() => {
+      busyWait(60);
+      if (++gaps === 10) {
+        clearInterval(throttle);
+        resolve();
+      }
+    }, 40);
+  });
+  const discounted = monitor.stalledMsSince(before);
+  assert.equal(monitor.totalSeconds, 0, 'no gap reached the stall threshold');
+  assert.equal(monitor.recent().length, 0);
+  assert.equal(monitor.stallsMsSince(before), 0, 'a drop now would record no probe stall for attribution');
+  // 10 gaps of 60 ms over about 1 s: the ticks they delayed past the jitter add up to a few of them.
+  assert.ok(discounted >= 60, `only ${discounted.toFixed(0)} ms discounted`);
+  const elapsedMs = Number(nowNs() - before) / 1e6;
+  assert.ok(discounted < elapsedMs, `discounted ${discounted.toFixed(0)} ms of ${elapsedMs.toFixed(0)} ms`);
+});

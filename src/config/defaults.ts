@@ -43,6 +43,14 @@ export const STALL_TICK_MS = 100;
 export const STALL_THRESHOLD_MS = 250;
 export const STALL_HISTORY = 128;
 /**
+ * Deadlines discount every tick later than this, not only stalls: under CFS throttling (a 5% CPU
+ * limit) each 100 ms period holds ~95 ms the process can't run, every tick is ~95 ms late and none
+ * reaches STALL_THRESHOLD_MS, yet a 300 ms deadline would mostly have been spent not running.
+ */
+export const LATE_TICK_JITTER_MS = 20;
+/** Late ticks kept for that discount: 1024 ticks of 100 ms reach back 100 s under constant throttling. */
+export const LATE_TICK_HISTORY = 1024;
+/**
  * How far back before a drop a stall of the probe still counts as overlapping it: longer than the
  * deadline of any sane leg (default 2 × 1 s). A stall longer ago than this did not decide it.
  */

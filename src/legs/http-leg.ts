@@ -54,6 +54,8 @@ class HttpPollSession implements LegSession {
   readonly #hooks: PollHooks;
   readonly #stop = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  /** Answers on the current connection: a request that finds it closed after one is the keep-alive race. */
+  #answeredOnConnection = 0;
 
   constructor(options: HttpLegOptions, url: URL, address: string, hooks: PollHooks) {
     this.#options = options;
@@ -87,6 +89,7 @@ class HttpPollSession implements LegSession {
       },
     });
     this.#client.on('connectionError', noop);
+    this.#client.on('connect', () => (this.#answeredOnConnection = 0));
   }
 
   /** The first request decides whether the session is up at all. */
@@ -131,12 +134,21 @@ class HttpPollSession implements LegSession {
       this.#hooks.stalls,
     );
     let answer: TimedAnswer;
+    const request = { path: this.#path, headers: this.#options.headers, maxBodyBytes: this.#options.maxBodyBytes };
+    const requestSignal = AbortSignal.any([signal, deadline.signal]);
     try {
-      answer = await timedGet(
-        this.#client,
-        { path: this.#path, headers: this.#options.headers, maxBodyBytes: this.#options.maxBodyBytes },
-        AbortSignal.any([signal, deadline.signal]),
-      );
+      try {
+        answer = await timedGet(this.#client, request, requestSignal);
+      } catch (err) {
+        // The keep-alive race: the server closed a connection it had kept after answering (its
+        // idle timeout, or the probe itself stalled past it) just as this request was written.
+        // That is HTTP working as designed, not the path failing, so the request is sent once
+        // more, on a new connection, within the same deadline (as Go's and curl's clients do).
+        // A fresh connection closed before answering is still a drop.
+        if (!isKeepAliveRace(err) || this.#answeredOnConnection === 0 || requestSignal.aborted) throw err;
+        this.#answeredOnConnection = 0;
+        answer = await timedGet(this.#client, request, requestSignal);
+      }
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (deadline.signal.aborted) {
@@ -153,6 +165,7 @@ class HttpPollSession implements LegSession {
       this.#hooks.onFailure();
       throw new ProbeError('PROBE_ERR_HTTP_STATUS', `GET ${this.#path} answered HTTP ${answer.status}`, { status: answer.status });
     }
+    this.#answeredOnConnection++;
     this.#hooks.onRtt(answer.rttSeconds);
   }
 
@@ -251,6 +264,11 @@ function timedGet(client: Client, request: TimedGetRequest, signal: AbortSignal)
       },
     );
   });
+}
+
+/** undici's error for a connection the server closed (FIN) before any response: not a reset. */
+function isKeepAliveRace(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === 'UND_ERR_SOCKET' && err.message === 'other side closed';
 }
 
 function noop(): void {}

@@ -346,7 +346,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     // Since the leg's last answer, but no further back than a stall can still decide a drop: an
     // idle leg answers once per idle period, and a GC pause minutes ago excuses nothing.
     const reachNs = nowNs() - BigInt(STALL_REACH_MS) * 1_000_000n;
-    const probeStalledSeconds = Math.round(this.stalls.stalledMsSince(this.#aliveNs > reachNs ? this.#aliveNs : reachNs)) / 1000;
+    const probeStalledSeconds = Math.round(this.stalls.stallsMsSince(this.#aliveNs > reachNs ? this.#aliveNs : reachNs)) / 1000;
     const event: DropEvent = {
       leg: this.name,
       kind: this.kind,

@@ -7,11 +7,13 @@
  *   - is kept in a bounded ring (`recent()`, /status `recentStalls`) for attribution,
  *   - and is discounted by deadlines judged on running time (`stalledMsSince`, see
  *     util/run-deadline.ts), including a stall still in progress when they ask.
+ * Deadlines discount more than stalls: every tick later than LATE_TICK_JITTER_MS is time the
+ * process could not run its timers (CFS throttling makes many short gaps, none a stall).
  * perf_hooks.monitorEventLoopDelay gives the finer event-loop lag (max and p99 over 10 s).
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { STALL_HISTORY, STALL_THRESHOLD_MS, STALL_TICK_MS } from '../config/defaults.js';
+import { LATE_TICK_HISTORY, LATE_TICK_JITTER_MS, STALL_HISTORY, STALL_THRESHOLD_MS, STALL_TICK_MS } from '../config/defaults.js';
 import { nowNs } from '../util/clock.js';
 import { Ring } from '../util/ring.js';
 import type { StallClock } from '../util/run-deadline.js';
@@ -51,6 +53,9 @@ export class StallMonitor implements StallClock {
   readonly #tickNs: bigint;
   readonly #thresholdNs: bigint;
   readonly #stalls: Ring<Stall>;
+  /** Every late tick's gap (due → ran), stalls included, for the deadline discount. */
+  readonly #lateTicks = new Ring<{ readonly fromNs: bigint; readonly toNs: bigint }>(LATE_TICK_HISTORY);
+  readonly #jitterNs = BigInt(LATE_TICK_JITTER_MS) * 1_000_000n;
   readonly #metrics: StallMetrics | undefined;
   readonly #log: Logger | undefined;
   readonly #delay: IntervalHistogram;
@@ -108,8 +113,18 @@ export class StallMonitor implements StallClock {
   stalledMsSince(fromNs: bigint): number {
     const now = nowNs();
     let stalledNs = 0n;
+    for (const gap of this.#lateTicks.toArray()) stalledNs += overlapNs(gap.fromNs, gap.toNs, fromNs, now);
+    // A tick late right now (the deadline's timer ran first after the gap): its gap so far counts too.
+    const last = this.#lastTickNs;
+    if (last !== undefined && now - (last + this.#tickNs) >= this.#jitterNs) stalledNs += overlapNs(last + this.#tickNs, now, fromNs, now);
+    return Number(stalledNs) / 1e6;
+  }
+
+  stallsMsSince(fromNs: bigint): number {
+    const now = nowNs();
+    let stalledNs = 0n;
     for (const stall of this.#stalls.toArray()) stalledNs += overlapNs(stall.fromNs, stall.toNs, fromNs, now);
-    // A stall still in progress for the tick (the deadline's timer ran first after it): count it too.
+    // A stall still in progress for the tick (the asking timer ran first after it): count it too.
     const ongoing = this.#ongoingFromNs(now);
     if (ongoing !== undefined) stalledNs += overlapNs(ongoing, now, fromNs, now);
     return Number(stalledNs) / 1e6;
@@ -135,6 +150,8 @@ export class StallMonitor implements StallClock {
   #tick(): void {
     const now = nowNs();
     const stalledFrom = this.#ongoingFromNs(now);
+    const last = this.#lastTickNs;
+    if (last !== undefined && now - (last + this.#tickNs) >= this.#jitterNs) this.#lateTicks.push({ fromNs: last + this.#tickNs, toNs: now });
     this.#lastTickNs = now;
     if (stalledFrom !== undefined) this.#record(stalledFrom, now);
     if (now - this.#lagWindowStartNs >= BigInt(LAG_WINDOW_MS) * 1_000_000n) {

@@ -13,12 +13,20 @@ import { nowNs } from './clock.js';
 
 /** What a deadline needs to know about the process's own stalls (the probe's stall detector). */
 export interface StallClock {
-  /** Milliseconds since `fromNs` (process.hrtime) during which this process did not run. */
+  /**
+   * Milliseconds since `fromNs` (process.hrtime) during which this process could not run its
+   * timers: every late tick, short throttling gaps included. What deadlines discount.
+   */
   stalledMsSince(fromNs: bigint): number;
+  /**
+   * Milliseconds since `fromNs` inside stalls proper (gaps past the stall threshold). What a drop
+   * records as `probeStalledSeconds` for attribution: a few late ticks excuse no drop.
+   */
+  stallsMsSince(fromNs: bigint): number;
 }
 
 /** For code running without a stall detector: nothing is ever discounted. */
-export const NO_STALLS: StallClock = { stalledMsSince: () => 0 };
+export const NO_STALLS: StallClock = { stalledMsSince: () => 0, stallsMsSince: () => 0 };
 
 /** How an expired deadline was spent: wall time, and the part of it the process was stalled. */
 export interface DeadlineSpent {
