@@ -1,0 +1,168 @@
+/**
+ * The probe side of the soak, in a process of its own so that its file descriptors, handles,
+ * timers and heap are the probe's alone (the far end lives in the test process). Run with
+ * `node --expose-gc --import tsx`, forked with an IPC channel:
+ *
+ *   parent -> child: argv[2] = SoakProbeInput (JSON); later { type: 'finish' }
+ *   child -> parent: started { url }, warm { heapUsed }, report { ... }
+ *
+ * Timers are counted with async_hooks as well as getActiveResourcesInfo(): the latter lists only
+ * ref'd timers, and every leg timer is unref'd, so a leaked heartbeat interval would be invisible
+ * to it.
+ */
+import { createHook } from 'node:async_hooks';
+import { readdirSync } from 'node:fs';
+import { parseConfig } from '../../src/config/load.js';
+import { Probe } from '../../src/probe.js';
+
+export interface SoakProbeInput {
+  readonly legs: readonly { readonly name: string; readonly url: string }[];
+  readonly interval: string;
+  readonly deadline: string;
+  readonly connectTimeout: string;
+  readonly backoff: { readonly min: string; readonly max: string; readonly factor: number };
+  /** Take the warm heap baseline once the probe has counted this many drops. */
+  readonly warmDrops: number;
+}
+
+/** What is open, counted by kind. */
+export interface ResourceCounts {
+  /** Entries of /proc/self/fd. */
+  readonly fds: number;
+  /** process.getActiveResourcesInfo(), by kind: handles, requests and ref'd timers. */
+  readonly active: Record<string, number>;
+  /** Live async resources by type (Timeout, Immediate, TCPWRAP, ...), unref'd ones included. */
+  readonly live: Record<string, number>;
+}
+
+export type SoakProbeMessage =
+  | { readonly type: 'started'; readonly url: string }
+  | { readonly type: 'warm'; readonly heapUsed: number; readonly drops: number }
+  | {
+      readonly type: 'report';
+      readonly drops: number;
+      readonly heapWarm: number;
+      readonly heapEnd: number;
+      readonly before: ResourceCounts;
+      readonly running: ResourceCounts;
+      readonly after: ResourceCounts;
+      readonly closeMs: number;
+    };
+
+// Promises and nextTick callbacks are left out on purpose: they are not resources a close()
+// releases, and tracking every promise would make the hook the soak's bottleneck.
+const UNTRACKED = new Set(['PROMISE', 'TickObject', 'Microtask']);
+const liveAsync = new Map<number, string>();
+/** Set while this file creates its own timers, so the measurement never counts itself. */
+let measuring = false;
+createHook({
+  init(asyncId, type) {
+    if (!measuring && !UNTRACKED.has(type)) liveAsync.set(asyncId, type);
+  },
+  destroy(asyncId) {
+    liveAsync.delete(asyncId);
+  },
+}).enable();
+
+function tally(items: Iterable<string>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[item] = (counts[item] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function resources(): ResourceCounts {
+  return {
+    fds: readdirSync('/proc/self/fd').length,
+    active: tally(process.getActiveResourcesInfo()),
+    live: tally(liveAsync.values()),
+  };
+}
+
+function ownDelay(ms: number): Promise<void> {
+  measuring = true;
+  try {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  } finally {
+    measuring = false;
+  }
+}
+
+function sameCounts(a: ResourceCounts, b: ResourceCounts): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with --expose-gc');
+
+function heapAfterGc(): number {
+  gc!();
+  gc!();
+  return process.memoryUsage().heapUsed;
+}
+
+function send(message: SoakProbeMessage): void {
+  process.send?.(message);
+}
+
+const input = JSON.parse(process.argv[2] ?? '') as SoakProbeInput;
+// The real config loader, so every value the soak runs with is one an operator may write.
+const yaml = [
+  'listen: 127.0.0.1:0',
+  'log:',
+  '  level: silent',
+  'defaults:',
+  `  interval: ${input.interval}`,
+  `  deadline: ${input.deadline}`,
+  `  connectTimeout: ${input.connectTimeout}`,
+  '  backoff:',
+  `    min: ${input.backoff.min}`,
+  `    max: ${input.backoff.max}`,
+  `    factor: ${input.backoff.factor}`,
+  'legs:',
+  ...input.legs.flatMap((leg) => [`  - name: ${leg.name}`, `    url: ${leg.url}`, '    role: internal']),
+].join('\n');
+const config = parseConfig(yaml);
+
+heapAfterGc();
+const before = resources();
+const probe = new Probe(config);
+let drops = 0;
+let heapWarm: number | undefined;
+for (const leg of probe.legs) {
+  leg.on('drop', () => {
+    drops++;
+    if (drops === input.warmDrops) {
+      measuring = true;
+      setImmediate(() => {
+        heapWarm = heapAfterGc();
+        send({ type: 'warm', heapUsed: heapWarm, drops });
+      });
+      measuring = false;
+    }
+  });
+}
+await probe.start();
+send({ type: 'started', url: probe.url ?? '' });
+
+process.on('message', (message: { type?: string }) => {
+  if (message.type !== 'finish') return;
+  void finish();
+});
+
+async function finish(): Promise<void> {
+  const heapEnd = heapAfterGc();
+  const running = resources();
+  const closing = performance.now();
+  await probe.close();
+  const closeMs = performance.now() - closing;
+  // Sockets and timers are released on the next turns of the loop; give them a bounded while.
+  let after = resources();
+  const deadline = performance.now() + 5_000;
+  while (!sameCounts(after, before) && performance.now() < deadline) {
+    await ownDelay(20);
+    after = resources();
+  }
+  send({ type: 'report', drops, heapWarm: heapWarm ?? Number.NaN, heapEnd, before, running, after, closeMs });
+  // With the IPC channel gone, nothing of the probe may keep this process alive.
+  process.disconnect();
+}

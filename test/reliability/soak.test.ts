@@ -1,0 +1,146 @@
+/**
+ * Soak: a far end that flaps every connection of many ws legs, 10,000 drop-and-reconnect cycles in
+ * CI (SOAK_CYCLES=<n> for a longer run: `npm run soak` does 100,000). Afterwards, exactly:
+ * - t3probe_disconnects_total{leg,reason}, scraped from the probe's real /metrics, equals the far
+ *   end's ledger of injected faults, leg by leg and reason by reason, zeros included; refused
+ *   reconnects of a leg that is already down add nothing;
+ * - file descriptors, active handles and timers (unref'd ones too) are back where they started
+ *   after close(), and the probe process exits on its own;
+ * - heap growth from a warm baseline (after the first 5% of the cycles) to the end is under 5%.
+ *
+ * Every interval, deadline and backoff here is within the config loader's limits: the probe reads
+ * them from YAML through the real loader, nothing test-only lowers a bound.
+ */
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { test } from 'node:test';
+import { REASONS, type Reason } from '../../src/reasons.js';
+import { httpText } from '../helpers/http-text.js';
+import { waitFor } from '../helpers/wait.js';
+import { FAULTS, REFUSALS, startFarEnd, type Fault, type Refusal } from './soak-far-end.js';
+import type { SoakProbeInput, SoakProbeMessage } from './soak-probe.js';
+
+const CYCLES = Number(process.env.SOAK_CYCLES ?? 10_000);
+const LEGS = Number(process.env.SOAK_LEGS ?? 50);
+const SEED = Number(process.env.SOAK_SEED ?? 11);
+const CYCLES_PER_LEG = Math.ceil(CYCLES / LEGS);
+const TOTAL_CYCLES = CYCLES_PER_LEG * LEGS;
+/** A generous floor of 50 cycles/s: the CI run takes 20-40 s on 2 shared cores. */
+const RUN_TIMEOUT_MS = Math.max(120_000, (TOTAL_CYCLES / 50) * 1000);
+const MAX_HEAP_GROWTH = 0.05;
+
+const TIMING = {
+  // Heartbeats every 20 ms: a connection answers 0-2 of them before its fault.
+  interval: '20ms',
+  // Only a blackhole waits for it. Every other fault lands within a few ms of a heartbeat the far
+  // end received, so 200 ms leaves a loaded machine a wide margin before a fault could be
+  // mistaken for a timeout.
+  deadline: '200ms',
+  connectTimeout: '5s',
+  backoff: { min: '1ms', max: '10ms', factor: 2 },
+} as const;
+
+type Disconnects = Record<string, Record<Reason, number>>;
+
+/** t3probe_disconnects_total{leg,reason} from Prometheus text. */
+function disconnectsOf(text: string): Disconnects {
+  const out: Disconnects = {};
+  for (const line of text.split('\n')) {
+    const match = /^t3probe_disconnects_total\{([^}]*)\} (\S+)$/.exec(line);
+    if (match === null) continue;
+    const labels = Object.fromEntries([...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
+    const leg = labels.leg as string;
+    out[leg] ??= Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<Reason, number>;
+    out[leg][labels.reason as Reason] = Number(match[2]);
+  }
+  return out;
+}
+
+function sumOf(records: Iterable<Record<string, number>>): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const record of records) for (const [k, v] of Object.entries(record)) total[k] = (total[k] ?? 0) + v;
+  return total;
+}
+
+test(`soak: ${TOTAL_CYCLES} drop-and-reconnect cycles over ${LEGS} legs, counted exactly, nothing leaked`, { timeout: RUN_TIMEOUT_MS + 60_000 }, async (t) => {
+  const legNames = Array.from({ length: LEGS }, (_, i) => `soak${String(i).padStart(3, '0')}`);
+  const far = await startFarEnd({ legs: legNames, cyclesPerLeg: CYCLES_PER_LEG, seed: SEED });
+  t.after(() => far.close());
+
+  const input: SoakProbeInput = {
+    ...TIMING,
+    legs: legNames.map((name) => ({ name, url: far.urlFor(name) })),
+    warmDrops: Math.max(500, Math.round(TOTAL_CYCLES * 0.05)),
+  };
+  const child = fork(path.join(import.meta.dirname, 'soak-probe.ts'), [JSON.stringify(input)], {
+    execArgv: ['--expose-gc', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const messages: SoakProbeMessage[] = [];
+  child.on('message', (message: SoakProbeMessage) => messages.push(message));
+  const message = <T extends SoakProbeMessage['type']>(type: T, timeoutMs: number) =>
+    waitFor(`the probe's "${type}" message`, () => messages.find((m): m is Extract<SoakProbeMessage, { type: T }> => m.type === type), {
+      timeoutMs,
+      everyMs: 50,
+    });
+
+  const { url } = await message('started', 30_000);
+  const started = performance.now();
+  await waitFor(`${TOTAL_CYCLES} injected faults and every leg back up`, () => far.settled(), { timeoutMs: RUN_TIMEOUT_MS, everyMs: 100 });
+  const wallSeconds = (performance.now() - started) / 1000;
+
+  const metrics = await httpText(`${url}/metrics`);
+  assert.equal(metrics.status, 200);
+  const scraped = disconnectsOf(metrics.body);
+
+  child.send({ type: 'finish' });
+  const report = await message('report', 30_000);
+  const [code, signal] = await waitFor('the probe process to exit on its own after close()', () => (child.exitCode ?? child.signalCode) !== null && exited, {
+    timeoutMs: 10_000,
+  });
+
+  // The ledger, leg by leg and reason by reason, zeros included.
+  const expected: Disconnects = {};
+  for (const leg of legNames) {
+    const byReason = far.expectedDisconnects(leg);
+    expected[leg] = Object.fromEntries(REASONS.map((r) => [r, byReason.get(r) ?? 0])) as Record<Reason, number>;
+  }
+  const faults = sumOf(legNames.map((leg) => far.ledger.get(leg)!.faults)) as Record<Fault, number>;
+  const refusals = sumOf(legNames.map((leg) => far.ledger.get(leg)!.refusals)) as Record<Refusal, number>;
+  const heapGrowth = (report.heapEnd - report.heapWarm) / report.heapWarm;
+  const figures = {
+    cycles: far.injected,
+    legs: LEGS,
+    seed: SEED,
+    wallSeconds: Number(wallSeconds.toFixed(1)),
+    cyclesPerSecond: Math.round(far.injected / wallSeconds),
+    faults,
+    refusedReconnects: refusals,
+    disconnects: sumOf(Object.values(scraped)),
+    fds: { before: report.before.fds, running: report.running.fds, after: report.after.fds },
+    active: { before: report.before.active, after: report.after.active },
+    live: { before: report.before.live, running: report.running.live, after: report.after.live },
+    heapWarmMiB: Number((report.heapWarm / 2 ** 20).toFixed(2)),
+    heapEndMiB: Number((report.heapEnd / 2 ** 20).toFixed(2)),
+    heapGrowthPercent: Number((heapGrowth * 100).toFixed(2)),
+    closeMs: Math.round(report.closeMs),
+  };
+  t.diagnostic(`soak figures: ${JSON.stringify(figures)}`);
+
+  assert.equal(far.injected, TOTAL_CYCLES);
+  for (const fault of FAULTS) assert.ok(faults[fault] > 0, `the schedule injected no ${fault}`);
+  for (const refusal of REFUSALS) assert.ok(refusals[refusal] > 0, `the schedule refused no reconnect with ${refusal}`);
+  assert.deepEqual(scraped, expected, 't3probe_disconnects_total differs from the far end ledger');
+  assert.equal(report.drops, TOTAL_CYCLES, 'the legs emitted a different number of drop events');
+
+  assert.deepEqual(report.after, report.before, 'fds, handles or timers left behind after close()');
+  assert.deepEqual([code, signal], [0, null], 'the probe process did not exit cleanly on its own');
+  assert.ok(Number.isFinite(report.heapWarm), 'no warm heap baseline was taken');
+  assert.ok(heapGrowth < MAX_HEAP_GROWTH, `heap grew ${(heapGrowth * 100).toFixed(2)}% from the warm baseline (limit 5%)`);
+});
