@@ -119,7 +119,7 @@ const yaml = [
   `    max: ${input.backoff.max}`,
   `    factor: ${input.backoff.factor}`,
   'legs:',
-  ...input.legs.flatMap((leg) => [`  - name: ${leg.name}`, `    url: ${leg.url}`, '    role: internal']),
+  ...input.legs.flatMap((leg) => [`  - name: ${leg.name}`, '    kind: ws', `    url: ${leg.url}`, '    role: internal']),
 ].join('\n');
 const config = parseConfig(yaml);
 

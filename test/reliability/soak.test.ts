@@ -90,9 +90,17 @@ test(`soak: ${TOTAL_CYCLES} drop-and-reconnect cycles over ${LEGS} legs, counted
       everyMs: 50,
     });
 
-  const { url } = await message('started', 30_000);
+  // A probe that dies mid-run fails the test at once, not at the end of the run's time-out.
+  const died = exited.then(([code, signal]) => {
+    throw new Error(`the probe process exited early (${code ?? signal})`);
+  });
+  died.catch(() => {});
+  const { url } = await Promise.race([message('started', 30_000), died]);
   const started = performance.now();
-  await waitFor(`${TOTAL_CYCLES} injected faults and every leg back up`, () => far.settled(), { timeoutMs: RUN_TIMEOUT_MS, everyMs: 100 });
+  await Promise.race([
+    waitFor(`${TOTAL_CYCLES} injected faults and every leg back up`, () => far.settled(), { timeoutMs: RUN_TIMEOUT_MS, everyMs: 100 }),
+    died,
+  ]);
   const wallSeconds = (performance.now() - started) / 1000;
 
   const metrics = await httpText(`${url}/metrics`);
