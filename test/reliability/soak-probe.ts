@@ -123,6 +123,12 @@ const yaml = [
 ].join('\n');
 const config = parseConfig(yaml);
 
+// Listening refs the IPC channel, which adds it to getActiveResourcesInfo(): do it before the
+// baseline, so the comparison sees the probe's handles only.
+process.on('message', (message: { type?: string }) => {
+  if (message.type !== 'finish') return;
+  void finish();
+});
 heapAfterGc();
 const before = resources();
 const probe = new Probe(config);
@@ -144,10 +150,6 @@ for (const leg of probe.legs) {
 await probe.start();
 send({ type: 'started', url: probe.url ?? '' });
 
-process.on('message', (message: { type?: string }) => {
-  if (message.type !== 'finish') return;
-  void finish();
-});
 
 async function finish(): Promise<void> {
   const heapEnd = heapAfterGc();

@@ -147,7 +147,13 @@ test(`soak: ${TOTAL_CYCLES} drop-and-reconnect cycles over ${LEGS} legs, counted
   assert.deepEqual(scraped, expected, 't3probe_disconnects_total differs from the far end ledger');
   assert.equal(report.drops, TOTAL_CYCLES, 'the legs emitted a different number of drop events');
 
-  assert.deepEqual(report.after, report.before, 'fds, handles or timers left behind after close()');
+  // prom-client's process metrics start a perf_hooks event-loop-delay monitor per registry and
+  // offer no way to stop it, so it outlives close(): the one known exception, counted exactly.
+  const knownLeftover = { ELDHISTOGRAM: (report.before.live.ELDHISTOGRAM ?? 0) + 1 };
+  assert.deepEqual(report.after, { ...report.before, live: { ...report.before.live, ...knownLeftover } }, 'fds, handles or timers left behind after close()');
+  // Every timer has an owner: a leg holds a few at a time, never one per past reconnect.
+  const runningTimers = report.running.live.Timeout ?? 0;
+  assert.ok(runningTimers <= 3 * LEGS + 10, `${runningTimers} live timers for ${LEGS} legs while running`);
   assert.deepEqual([code, signal], [0, null], 'the probe process did not exit cleanly on its own');
   assert.ok(Number.isFinite(report.heapWarm), 'no warm heap baseline was taken');
   assert.ok(heapGrowth < MAX_HEAP_GROWTH, `heap grew ${(heapGrowth * 100).toFixed(2)}% from the warm baseline (limit 5%)`);
