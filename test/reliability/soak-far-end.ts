@@ -45,12 +45,26 @@ export interface LegLedger {
   /** Heartbeats answered by a connection opened after the leg's last fault. */
   steadyEchoes: number;
   refusePending: number;
+  /** Planned faults turned into blackholes because the heartbeat that triggered them was stale. */
+  staleConversions: number;
 }
 
 export interface FarEndOptions {
   readonly legs: readonly string[];
   readonly cyclesPerLeg: number;
   readonly seed: number;
+  /** A heartbeat older than this (its own `t`) only ever triggers a blackhole. */
+  readonly staleAfterMs: number;
+}
+
+/** The heartbeat's age from the send time it carries; same machine, same clock. */
+function heartbeatAgeMs(data: Buffer): number {
+  try {
+    const { t } = JSON.parse(data.toString('utf8')) as { t?: unknown };
+    return typeof t === 'number' ? Date.now() - t : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 export interface FarEnd {
@@ -86,7 +100,7 @@ export async function startFarEnd(options: FarEndOptions): Promise<FarEnd> {
   const random = seeded(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const ledger = new Map<string, LegLedger>(
-    options.legs.map((leg) => [leg, { faults: zeroed(FAULTS), refusals: zeroed(REFUSALS), cycles: 0, steadyEchoes: 0, refusePending: 0 }]),
+    options.legs.map((leg) => [leg, { faults: zeroed(FAULTS), refusals: zeroed(REFUSALS), cycles: 0, steadyEchoes: 0, refusePending: 0, staleConversions: 0 }]),
   );
   let injected = 0;
   const sockets = new Set<Socket>();
@@ -121,13 +135,13 @@ export async function startFarEnd(options: FarEndOptions): Promise<FarEnd> {
     ws.on('error', () => {});
     const steady = entry.cycles >= options.cyclesPerLeg;
     const answered0to2 = Math.floor(random() * 3);
-    const fault = pick(FAULTS);
+    const planned = pick(FAULTS);
     // An RST that reaches the probe behind bytes it has not read yet reads as a clean close:
     // libuv sees POLLHUP after a partial read and reports EOF without ever reading the
     // ECONNRESET (reproduced with bare ws and net, about 1 in 100 when an echo and the reset leave
     // in the same tick). So a reset goes only to a connection with nothing in flight to the probe:
     // on its first heartbeat, before any echo.
-    const answerFirst = fault === 'reset' ? 0 : answered0to2;
+    const answerFirst = planned === 'reset' ? 0 : answered0to2;
     let answered = 0;
     let faulted = false;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -139,6 +153,11 @@ export async function startFarEnd(options: FarEndOptions): Promise<FarEnd> {
         return;
       }
       faulted = true;
+      // A heartbeat that reached us late (this process or the probe stalled) may already have
+      // timed out on the probe's side, so a close or reset now could be counted either way. A
+      // blackhole is a timeout whatever the probe saw, so that is what the ledger injects.
+      const fault = heartbeatAgeMs(data) > options.staleAfterMs ? 'blackhole' : planned;
+      if (fault !== planned) entry.staleConversions++;
       entry.faults[fault]++;
       entry.cycles++;
       injected++;
