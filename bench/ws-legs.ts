@@ -85,6 +85,7 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
       tls: { insecure: false },
       headers: {},
       maxPayloadBytes: 65_536,
+      closeTimeoutMs: 1_000,
     })),
   };
   const probe = new Probe(config, { processMetrics: false });

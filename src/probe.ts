@@ -2,9 +2,12 @@
  * A probe: the legs of one config, their metrics, the ring of recent drops, and the HTTP server
  * that exposes them. The CLI calls this; this calls the legs.
  */
-import type { DohOptions, ProbeConfig } from './config/types.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { DohOptions, LegOptions, ProbeConfig } from './config/types.js';
+import { ProbeError } from './errors.js';
 import { completeSince, downSpansOf } from './attribution/probe-history.js';
-import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type Verdict } from './attribution/verdict.js';
+import { readStateFile, writeStateFile } from './attribution/state-file.js';
+import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type ObservedSpan, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
 import { DohResolver } from './net/doh.js';
 import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
@@ -31,18 +34,53 @@ export interface ProbeStatus {
   readonly dropHistory: number;
   /** Oldest first, at most `dropHistory` entries. */
   readonly recentDrops: readonly DropEvent[];
+  /**
+   * The stretches of time the history covers, oldest first: earlier runs (from the `state` file)
+   * and this one up to now. The gaps between them (the probe was down) were not observed.
+   */
+  readonly observed: readonly ObservedSpan[];
+}
+
+/** A drop is written to the state file at most this long after it happened (and at most this often). */
+const STATE_WRITE_DELAY_MS = 1_000;
+/** With no drops, the state file is rewritten this often, so a crash loses at most this much coverage. */
+const STATE_REFRESH_MS = 60_000;
+
+/** What a reload did, by leg name. A changed leg was stopped and started again (remove + add). */
+export interface ReloadSummary {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+  readonly kept: readonly string[];
+}
+
+/** A running leg and the options it was built from, so a reload can tell whether it changed. */
+interface RunningLeg {
+  readonly leg: Leg;
+  readonly options: LegOptions;
 }
 
 export class Probe {
-  readonly config: ProbeConfig;
   readonly metrics: ProbeMetrics;
-  readonly legs: readonly Leg[];
   readonly log: Logger;
   /** The window and burst gap of the verdict in status(). */
   readonly statusWindow = { windowMs: DEFAULT_WINDOW_MS, burstMs: DEFAULT_BURST_MS } as const;
-  readonly #drops: Ring<DropEvent>;
+  #config: ProbeConfig;
+  /** The one owner of the set of legs: the constructor fills it, applyConfig changes it. */
+  readonly #legs = new Map<string, RunningLeg>();
+  /** `legs` as an array, rebuilt only when the set changes (status() reads it on every request). */
+  #legList: readonly Leg[] = [];
+  /** Reloads run one at a time, in the order they were asked for. */
+  #reloading: Promise<unknown> = Promise.resolve();
+  #drops: Ring<DropEvent>;
   readonly #dohResolvers = new Map<string, DohResolver>();
   readonly #startedAt = Date.now();
+  /** What earlier runs observed, from the state file. */
+  #previousObserved: readonly ObservedSpan[] = [];
+  #stateWrite: NodeJS.Timeout | undefined;
+  #stateRefresh: NodeJS.Timeout | undefined;
+  #stateWriting: Promise<void> = Promise.resolve();
+  #stateFailing = false;
   #server: ProbeServer | undefined;
   /** Leg timers are unref'd; this one ref'd handle is what keeps a started probe's process alive. */
   #keepAlive: NodeJS.Timeout | undefined;
@@ -50,20 +88,124 @@ export class Probe {
   #closing: Promise<void> | undefined;
 
   constructor(config: ProbeConfig, options: ProbeOptions = {}) {
-    this.config = config;
+    this.#config = config;
     this.log = options.logger ?? silentLogger;
     this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, processMetrics: options.processMetrics ?? true });
     this.#drops = new Ring<DropEvent>(config.dropHistory);
-    this.legs = config.legs.map((legOptions) => {
-      const leg = createLeg(legOptions, {
-        metrics: this.metrics.forLeg(legOptions.name, { kind: legOptions.kind, role: legOptions.role }),
-        log: this.log.child({ leg: legOptions.name }),
-        resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
-        idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
-      });
-      leg.on('drop', (event) => this.#drops.push(event));
-      return leg;
+    for (const legOptions of config.legs) this.#legs.set(legOptions.name, { leg: this.#createLeg(legOptions), options: legOptions });
+    this.#legList = [...this.#legs.values()].map((r) => r.leg);
+    this.metrics.recordConfigLoad(true);
+  }
+
+  /** The config in force: the one given to the constructor, or the last one applyConfig applied. */
+  get config(): ProbeConfig {
+    return this.#config;
+  }
+
+  /** The legs in force, in config order. */
+  get legs(): readonly Leg[] {
+    return this.#legList;
+  }
+
+  #createLeg(legOptions: LegOptions): Leg {
+    const leg = createLeg(legOptions, {
+      metrics: this.metrics.forLeg(legOptions.name, { kind: legOptions.kind, role: legOptions.role }),
+      log: this.log.child({ leg: legOptions.name }),
+      resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
+      idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
     });
+    leg.on('drop', (event) => {
+      this.#drops.push(event);
+      this.#scheduleStateWrite();
+    });
+    return leg;
+  }
+
+  /** One warning per leg that skips certificate checks, at every start and every reload that enables it. */
+  #warnInsecure(legs: readonly LegOptions[]): void {
+    for (const leg of legs) {
+      if (!isInsecure(leg)) continue;
+      this.log.warn(
+        { leg: leg.name, key: leg.tls.insecure ? `legs[${this.#config.legs.indexOf(leg)}].tls.insecure` : 'doh.tls.insecure' },
+        'tls.insecure: true: certificate verification is OFF for this leg, so it proves nothing about who answered',
+      );
+    }
+  }
+
+  /**
+   * Apply a new, already validated config without a restart. Legs whose options are unchanged
+   * keep their connections and counters; added legs start; removed legs stop and every series of
+   * theirs is deleted; a changed leg is a removal plus an addition. `dropHistory` and `log.level`
+   * apply live. `listen`, `metrics.prefix` and `state` cannot (the socket, the registry and the
+   * history file are bound at start): a config that changes them is rejected whole with
+   * PROBE_ERR_CONFIG, and the running config stays, so what runs is always one config.
+   */
+  applyConfig(next: ProbeConfig): Promise<ReloadSummary> {
+    const run = this.#reloading.then(() => this.#apply(next));
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
+  async #apply(next: ProbeConfig): Promise<ReloadSummary> {
+    if (this.#closing !== undefined) throw new ProbeError('PROBE_ERR_CLOSED', 'the probe is closing: reload ignored');
+    const current = this.#config;
+    const fixed = [
+      ['listen', `${current.listen.host}:${current.listen.port}`, `${next.listen.host}:${next.listen.port}`],
+      ['metrics.prefix', current.metrics.prefix, next.metrics.prefix],
+      ['state', current.state ?? 'none', next.state ?? 'none'],
+    ] as const;
+    const restart = fixed.filter(([, was, now]) => was !== now).map(([key, was, now]) => `${key}: needs a restart to change (running with ${JSON.stringify(was)}, the new config says ${JSON.stringify(now)})`);
+    if (restart.length > 0) throw new ProbeError('PROBE_ERR_CONFIG', restart.join('\n'));
+
+    const wanted = new Map(next.legs.map((l) => [l.name, l]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    const kept: string[] = [];
+    const stopping: RunningLeg[] = [];
+    for (const [name, running] of this.#legs) {
+      const options = wanted.get(name);
+      if (options === undefined) removed.push(name);
+      else if (isDeepStrictEqual(options, running.options)) kept.push(name);
+      else changed.push(name);
+      if (options === undefined || !isDeepStrictEqual(options, running.options)) stopping.push(running);
+    }
+    for (const name of wanted.keys()) if (!this.#legs.has(name)) added.push(name);
+
+    // Stop first, then delete the series, then start: a changed leg's new series start at 0 and
+    // the old leg's last writes (close marks it disconnected) land before the deletion.
+    await Promise.all(stopping.map(({ leg }) => leg.close()));
+    for (const { leg } of stopping) {
+      this.#legs.delete(leg.name);
+      await this.metrics.removeLeg(leg.name);
+    }
+    this.#config = next;
+    if (next.dropHistory !== current.dropHistory) {
+      this.#drops = resized(this.#drops, next.dropHistory);
+      this.#scheduleStateWrite();
+    }
+    if (next.log.level !== current.log.level) this.log.level = next.log.level;
+    const starting = next.legs.filter((l) => added.includes(l.name) || changed.includes(l.name));
+    const order = new Map<string, RunningLeg>();
+    for (const legOptions of next.legs) {
+      const running = this.#legs.get(legOptions.name) ?? { leg: this.#createLeg(legOptions), options: legOptions };
+      order.set(legOptions.name, running);
+    }
+    this.#legs.clear();
+    for (const [name, running] of order) this.#legs.set(name, running);
+    this.#legList = [...this.#legs.values()].map((r) => r.leg);
+    const before = new Map(stopping.map((r) => [r.options.name, r.options]));
+    this.#warnInsecure(starting.filter((l) => !isInsecure(before.get(l.name))));
+    if (this.#started) for (const legOptions of starting) this.#legs.get(legOptions.name)?.leg.start();
+    this.metrics.recordConfigLoad(true);
+    const summary = { added, removed, changed, kept };
+    this.log.info(summary, 'config reloaded');
+    return summary;
+  }
+
+  /** A reload was rejected: the running config stays, and the metrics say so. */
+  recordRejectedConfig(): void {
+    this.metrics.recordConfigLoad(false);
   }
 
   #dohResolver(options: DohOptions): DohResolver {
@@ -82,8 +224,10 @@ export class Probe {
     signal?.throwIfAborted();
     if (this.#started) return;
     this.#started = true;
+    await this.#restoreState();
     if (listen) this.#server = await startProbeServer(this, this.config.listen, signal);
     this.#keepAlive = setInterval(() => {}, 1 << 30);
+    this.#warnInsecure(this.#config.legs);
     for (const leg of this.legs) leg.start();
     this.log.info({ legs: this.legs.map((l) => l.name), listen: this.#server?.url }, 'probe started');
   }
@@ -116,8 +260,64 @@ export class Probe {
       legs: legs.map((l) => ({ name: l.name, role: l.role })),
       drops,
       downSpans: downSpansOf(drops, legs.map((l) => ({ name: l.name, state: l.state, since: Date.parse(l.since) }))),
-      observed: [{ from: completeSince(this.#startedAt, drops, this.config.dropHistory), to: now }],
+      observed: this.#observedSpans(drops, now),
     });
+  }
+
+  /**
+   * Earlier runs' spans and this run's, minus whatever a full ring has forgotten: the history is
+   * complete only since the oldest drop it still holds.
+   */
+  #observedSpans(drops: readonly DropEvent[], now: number): ObservedSpan[] {
+    const forgottenBefore = completeSince(Number.NEGATIVE_INFINITY, drops, this.#config.dropHistory);
+    return [...this.#previousObserved, { from: this.#startedAt, to: now }]
+      .map((span) => ({ from: Math.max(span.from, forgottenBefore), to: span.to }))
+      .filter((span) => span.to >= span.from);
+  }
+
+  async #restoreState(): Promise<void> {
+    const path = this.#config.state;
+    if (path === undefined) return;
+    const read = await readStateFile(path);
+    if ('problem' in read) {
+      this.log.warn({ path, reason: read.problem }, 'state file ignored: starting with an empty history');
+    } else if ('history' in read) {
+      // Drops before this start, then this run: the ring keeps the newest `dropHistory`.
+      for (const drop of read.history.drops.slice(-this.#config.dropHistory)) this.#drops.push(drop);
+      this.#previousObserved = read.history.observed.filter((span) => span.to <= this.#startedAt);
+      this.log.info({ path, drops: this.#drops.size, runs: this.#previousObserved.length }, 'history restored from the state file');
+    }
+    this.#stateRefresh = setInterval(() => this.#scheduleStateWrite(), STATE_REFRESH_MS);
+    this.#stateRefresh.unref();
+  }
+
+  /** Debounced and rate-bounded: at most one write per STATE_WRITE_DELAY_MS, whatever the drop rate. */
+  #scheduleStateWrite(): void {
+    if (this.#config.state === undefined || this.#stateWrite !== undefined || this.#closing !== undefined) return;
+    this.#stateWrite = setTimeout(() => {
+      this.#stateWrite = undefined;
+      void this.#writeState();
+    }, STATE_WRITE_DELAY_MS);
+    this.#stateWrite.unref();
+  }
+
+  /** Writes run one at a time; a failure is logged once, and so is the recovery. */
+  #writeState(): Promise<void> {
+    const path = this.#config.state;
+    if (path === undefined) return Promise.resolve();
+    this.#stateWriting = this.#stateWriting.then(async () => {
+      const now = Date.now();
+      const drops = this.#drops.toArray();
+      try {
+        await writeStateFile(path, { observed: this.#observedSpans(drops, now), drops }, now);
+        if (this.#stateFailing) this.log.info({ path }, 'state file written again');
+        this.#stateFailing = false;
+      } catch (err) {
+        if (!this.#stateFailing) this.log.warn({ path, err }, 'cannot write the state file: history will not survive a restart');
+        this.#stateFailing = true;
+      }
+    });
+    return this.#stateWriting;
   }
 
   status(): ProbeStatus {
@@ -129,8 +329,9 @@ export class Probe {
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
       legs,
-      dropHistory: this.config.dropHistory,
+      dropHistory: this.#config.dropHistory,
       recentDrops,
+      observed: this.#observedSpans(recentDrops, Date.now()),
     };
   }
 
@@ -141,10 +342,27 @@ export class Probe {
   }
 
   async #shutdown(): Promise<void> {
+    await this.#reloading;
     await Promise.all(this.legs.map((l) => l.close()));
+    clearTimeout(this.#stateWrite);
+    clearInterval(this.#stateRefresh);
+    // The last word: every drop up to the close, and this run's span up to now.
+    if (this.#started) await this.#writeState();
     await Promise.all([...this.#dohResolvers.values()].map((r) => r.close()));
     await this.#server?.close();
     clearInterval(this.#keepAlive);
     this.log.info('probe stopped');
   }
+}
+
+/** The same ring at a new capacity, keeping the newest entries. */
+function resized<T>(ring: Ring<T>, capacity: number): Ring<T> {
+  const next = new Ring<T>(capacity);
+  for (const item of ring.toArray().slice(-capacity)) next.push(item);
+  return next;
+}
+
+/** The leg, or the DoH server it resolves with, skips certificate verification. */
+function isInsecure(leg: LegOptions | undefined): boolean {
+  return leg !== undefined && (leg.tls.insecure || (leg.resolve.mode === 'doh' && leg.resolve.doh.tls.insecure));
 }

@@ -92,7 +92,7 @@ test('an unknown option suggests the nearest one, for every command', async (t) 
     [['demo', '--lissten', ':0'], 'unknown option --lissten: did you mean --listen?'],
     [['attribute', '--windw=2m'], 'unknown option --windw: did you mean --window?'],
     [['idle-check', '--deadlin', '5s'], 'unknown option --deadlin: did you mean --deadline?'],
-    [['echo', '-x'], 'unknown option -x (valid options: --listen, --tcp-listen, --max-connections, --max-payload, --tls-cert, --tls-key, --log-level, --help)'],
+    [['echo', '-x'], 'unknown option -x (valid options: --listen, --tcp-listen, --max-connections, --max-connections-per-ip, --max-payload, --handshake-timeout, --first-message-timeout, --max-messages-per-second, --message-burst, --allowed-origin, --token-file, --tls-cert, --tls-key, --log-level, --help)'],
   ];
   for (const [args, message] of cases) {
     const run = cli(t, args);

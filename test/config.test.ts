@@ -157,6 +157,7 @@ void test('a full config normalizes to the exact expected object', async (t) => 
         tls: { insecure: false },
         headers: { 'X-Token': 'abc' },
         maxPayloadBytes: 1_048_576,
+        closeTimeoutMs: 1_000,
       },
       {
         kind: 'ws',
@@ -172,6 +173,7 @@ void test('a full config normalizes to the exact expected object', async (t) => 
         tls: { ca: PEM, insecure: false },
         headers: {},
         maxPayloadBytes: 65_536,
+        closeTimeoutMs: 1_000,
       },
       {
         kind: 'http',
@@ -215,6 +217,7 @@ void test('a minimal config gets every default', () => {
         tls: { insecure: false },
         headers: {},
         maxPayloadBytes: 65_536,
+        closeTimeoutMs: 1_000,
       },
     ],
   });
@@ -448,14 +451,14 @@ const RULES: readonly (readonly [string, string, string])[] = [
   ['ws key on an http leg', oneLeg('maxPayload: 1MiB', HTTP_LEG), 'legs[0] (a).maxPayload: only valid for kind: ws legs (this leg is kind: http)'],
   ['http key on a ws leg', oneLeg('maxBody: 1MiB'), 'legs[0] (a).maxBody: only valid for kind: http legs (this leg is kind: ws)'],
   ['unknown root key', `legz: []\n${oneLeg('')}`, 'legz: unknown key (did you mean "legs"?)'],
-  ['unknown root key, far off', `colour: red\n${oneLeg('')}`, 'colour: unknown key (valid keys: listen, metrics, log, dropHistory, defaults, doh, legs)'],
+  ['unknown root key, far off', `colour: red\n${oneLeg('')}`, 'colour: unknown key (valid keys: listen, metrics, log, dropHistory, state, defaults, doh, legs)'],
   ['unknown nested key', `metrics: { prefx: a_ }\n${oneLeg('')}`, 'metrics.prefx: unknown key (did you mean "prefix"?)'],
   ['unknown key in defaults', `defaults: { timeout: 1s }\n${oneLeg('')}`, 'defaults.timeout: unknown key (valid keys: interval, deadline, connectTimeout, backoff)'],
   ['unknown key in doh.tls', `doh: { url: "https://dns.example/q", tls: { verify: false } }\n${oneLeg('')}`, 'doh.tls.verify: unknown key (valid keys: ca, insecure)'],
   ['unknown key in a leg', oneLeg('intervall: 1s'), 'legs[0] (a).intervall: unknown key (did you mean "interval"?)'],
   ['unknown key in a leg, 3 edits away', oneLeg('intvl: 1s'), 'legs[0] (a).intvl: unknown key (did you mean "interval"?)'],
   ['unknown key in leg backoff', oneLeg('backoff: { mn: 1s }'), 'legs[0] (a).backoff.mn: unknown key (did you mean "min"?)'],
-  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0] (a).colour: unknown key (valid keys: name, kind, role, url, resolve, pin, dnsRecheck, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload)'],
+  ['unknown key in a leg, far off', oneLeg('colour: red'), 'legs[0] (a).colour: unknown key (valid keys: name, kind, role, url, resolve, pin, dnsRecheck, interval, deadline, connectTimeout, backoff, tls, headers, maxPayload, closeTimeout)'],
 ];
 
 void test('every validation rule reports its exact line', async (t) => {

@@ -7,7 +7,7 @@ import { ProbeError, errorText } from '../errors.js';
 import { completeSince, downSpansOf, type RingDrop } from './probe-history.js';
 import type { LegRole } from '../roles.js';
 import { LEG_ROLES } from '../roles.js';
-import type { AttributionDrop, AttributionInput } from './verdict.js';
+import type { AttributionDrop, AttributionInput, ObservedSpan } from './verdict.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
 
@@ -17,7 +17,12 @@ interface StatusDoc {
   readonly dropHistory: number | undefined;
   readonly legs: readonly { name: string; role: LegRole; state: string; since: number }[];
   readonly recentDrops: readonly (AttributionDrop & RingDrop)[];
+  /** Earlier runs' spans (a probe with a `state` file); absent from older probes. */
+  readonly observed: readonly ObservedSpan[];
 }
+
+/** A probe keeps at most 64 earlier runs; more is not a t3-probe document. */
+const MAX_OBSERVED_SPANS = 64;
 
 const MAX_STATUS_BYTES = 8 * 1024 * 1024;
 
@@ -54,11 +59,23 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
       legs: doc.legs.map((l) => ({ name: l.name, role: l.role })),
       drops: doc.recentDrops,
       downSpans: downSpansOf(doc.recentDrops, doc.legs),
-      // The probe has observed everything since it started (a /status without a start: nothing known).
-      observed: Number.isFinite(observedFrom) ? [{ from: observedFrom, to: now }] : [],
+      // The probe has observed everything since it started (a /status without a start: nothing known),
+      // and, with a state file, its earlier runs; never the gaps between them.
+      observed: Number.isFinite(observedFrom)
+        ? [...earlierRuns(doc, started), { from: observedFrom, to: now }]
+        : [],
     },
     warnings,
   };
+}
+
+/** The spans of earlier runs, minus whatever a full ring has forgotten. */
+function earlierRuns(doc: StatusDoc, started: number): ObservedSpan[] {
+  const forgottenBefore = completeSince(Number.NEGATIVE_INFINITY, doc.recentDrops, doc.dropHistory);
+  return doc.observed
+    .filter((span) => span.to < started)
+    .map((span) => ({ from: Math.max(span.from, forgottenBefore), to: span.to }))
+    .filter((span) => span.to >= span.from);
 }
 
 function parseStatus(text: string, where: string): StatusDoc {
@@ -72,7 +89,7 @@ function parseStatus(text: string, where: string): StatusDoc {
     return fail('not JSON');
   }
   if (typeof raw !== 'object' || raw === null) return fail('not an object');
-  const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown };
+  const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown; observed?: unknown };
   if (!Array.isArray(doc.legs) || !Array.isArray(doc.recentDrops)) return fail('no legs or recentDrops');
   const legs = doc.legs.map((l: unknown) => {
     const leg = l as { name?: unknown; role?: unknown; state?: unknown; since?: unknown };
@@ -105,7 +122,16 @@ function parseStatus(text: string, where: string): StatusDoc {
       },
     ];
   });
+  const observed = Array.isArray(doc.observed)
+    ? doc.observed.slice(-MAX_OBSERVED_SPANS).flatMap((s: unknown): ObservedSpan[] => {
+        const span = s as { from?: unknown; to?: unknown };
+        return typeof span.from === 'number' && typeof span.to === 'number' && Number.isFinite(span.from) && Number.isFinite(span.to) && span.from <= span.to
+          ? [{ from: span.from, to: span.to }]
+          : [];
+      })
+    : [];
   return {
+    observed,
     startedAt: typeof doc.startedAt === 'string' ? doc.startedAt : '',
     dropHistory: typeof doc.dropHistory === 'number' ? doc.dropHistory : undefined,
     legs,

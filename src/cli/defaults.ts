@@ -17,3 +17,18 @@ export const DEFAULT_EXPECTATION: Expectation = 'survive';
 
 /** `attribute --job`: the Prometheus job the deploy examples scrape the probe as. */
 export const DEFAULT_PROMETHEUS_JOB = 't3-probe';
+
+/** `t3-probe echo`: the environment variable the shared secret may come from (never a flag). */
+export const ECHO_TOKEN_ENV = 'T3PROBE_ECHO_TOKEN';
+
+/**
+ * The hard bound on a graceful shutdown (run, echo): past it the process logs and exits 1 anyway,
+ * below Docker's 10 s and Kubernetes' 30 s grace, so the log line is written before a SIGKILL.
+ */
+export const SHUTDOWN_TIMEOUT_MS = 5_000;
+
+/**
+ * A config file change reloads this long after the last event: an editor's save or a ConfigMap
+ * swap is several events (write, rename, symlink swap), and a reload should read the result once.
+ */
+export const RELOAD_DEBOUNCE_MS = 250;

@@ -22,6 +22,6 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     `\nt3-probe demo is running. Legs: cloudflare (DoH + wss), internal (pinned wss), t3serve (http).\n` +
       `  page:    ${base}/\n  metrics: ${base}/metrics\n  status:  ${base}/status\nCtrl-C to stop.\n\n`,
   );
-  await onShutdownSignal(() => demo.close(), (message) => logger.info(message));
+  await onShutdownSignal(() => demo.close(), logger);
   return 0;
 }

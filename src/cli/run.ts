@@ -1,10 +1,12 @@
 import { loadConfigFile } from '../config/load.js';
 import { findPlaceholders, formatPlaceholder } from '../config/placeholders.js';
-import type { LegOptions } from '../config/types.js';
+import { readFile } from 'node:fs/promises';
+import type { LegOptions, ProbeConfig } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Probe } from '../probe.js';
 import { listenArg, logLevelArg, parseCommand } from './args.js';
+import { ConfigReloader } from './reload.js';
 import { onShutdownSignal } from './shutdown.js';
 import { formatDurationMs } from '../util/duration.js';
 import { RUN_USAGE } from './usage.js';
@@ -23,12 +25,18 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   );
   if (values === undefined) return 0;
   if (values.config === undefined) throw new ProbeError('PROBE_ERR_USAGE', '--config <file> is required');
-  const loaded = await loadConfigFile(values.config, { env: process.env });
-  const config = {
-    ...loaded,
-    listen: listenArg('--listen', values.listen, loaded.listen),
-    log: { level: logLevelArg(values['log-level'], loaded.log.level) },
+  const path = values.config;
+  // The flags win over the file, at start-up and at every reload alike.
+  const load = async (): Promise<ProbeConfig> => {
+    const loaded = await loadConfigFile(path, { env: process.env });
+    return {
+      ...loaded,
+      listen: listenArg('--listen', values.listen, loaded.listen),
+      log: { level: logLevelArg(values['log-level'], loaded.log.level) },
+    };
   };
+  const startText = await readFile(path, 'utf8').catch(() => undefined);
+  const config = await load();
   // Placeholders warn and never fail: the config is valid, and a lab may resolve .test names on
   // purpose. The shipped configs hold nothing but placeholders, so the warning names each one.
   const placeholders = findPlaceholders(config);
@@ -44,7 +52,18 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   }
   const probe = new Probe(config, { logger });
   await probe.start();
-  await onShutdownSignal(() => probe.close(), (message) => logger.info(message));
+  const reloader = new ConfigReloader({
+    path,
+    load,
+    apply: (next) => probe.applyConfig(next),
+    rejected: () => probe.recordRejectedConfig(),
+    log: logger,
+  });
+  reloader.start(startText);
+  await onShutdownSignal(() => {
+    reloader.close();
+    return probe.close();
+  }, logger);
   return 0;
 }
 

@@ -24,7 +24,7 @@ import { formatBytes } from '../config/size.js';
 import { ECHO_DEFAULTS } from '../echo/options.js';
 import { formatDurationMs } from '../util/duration.js';
 import { formatHostPort } from '../net/listen.js';
-import { DEFAULT_ECHO_LISTEN, DEFAULT_EXPECTATION, DEFAULT_PROMETHEUS_JOB, DEFAULT_SWEEP_STEPS, MAX_SWEEP_STEPS } from './defaults.js';
+import { DEFAULT_ECHO_LISTEN, DEFAULT_EXPECTATION, ECHO_TOKEN_ENV, DEFAULT_PROMETHEUS_JOB, DEFAULT_SWEEP_STEPS, MAX_SWEEP_STEPS } from './defaults.js';
 
 /** The control interval a long idle gets: the cap that a short idle's quarter may lower. */
 const CONTROL_INTERVAL_CAP_MS = defaultControlIntervalMs(Number.POSITIVE_INFINITY);
@@ -71,13 +71,27 @@ export const ECHO_USAGE = `Usage: t3-probe echo [--listen host:port] [--tcp-list
 
 The far end for probe legs: GET /probe/healthz answers 200, /probe/ws echoes every WebSocket
 message verbatim, and --tcp-listen adds a plain TCP echo (for idle legs). Unauthenticated by
-design, so every resource is bounded.
+design, so every resource is bounded; every answer is smaller than the request it answers.
 
 Options:
       --listen <host:port>       HTTP/WebSocket address (default ${formatHostPort(DEFAULT_ECHO_LISTEN)})
-      --tcp-listen <host:port>   also run a plain TCP echo here
-      --max-connections <n>      concurrent WebSocket (and TCP) clients (default ${ECHO_DEFAULTS.maxConnections})
+      --tcp-listen <host:port>   also run a plain TCP echo here (no idle timeout, by design)
+      --max-connections <n>      concurrent WebSocket (and TCP) clients, 503 above (default ${ECHO_DEFAULTS.maxConnections})
+      --max-connections-per-ip <n>
+                                 the same from one address or IPv6 /64 (default ${ECHO_DEFAULTS.maxConnectionsPerIp});
+                                 everything behind one NAT or proxy counts as one address
       --max-payload <size>       largest WebSocket message, 1B to ${formatBytes(MAX_PAYLOAD_BYTES)} (default ${formatBytes(ECHO_DEFAULTS.maxPayloadBytes)})
+      --handshake-timeout <d>    a connection must complete its upgrade this soon (default ${formatDurationMs(ECHO_DEFAULTS.handshakeTimeoutMs)})
+      --first-message-timeout <d>
+                                 close (4408) a WebSocket that sent nothing this long after
+                                 its upgrade (default ${formatDurationMs(ECHO_DEFAULTS.firstMessageTimeoutMs)}); never applies once it spoke
+      --max-messages-per-second <n>
+                                 per client, sustained; above it: close 1008 (default ${ECHO_DEFAULTS.maxMessagesPerSecond})
+      --message-burst <n>        messages at once above that rate (default ${ECHO_DEFAULTS.messageBurst})
+      --allowed-origin <origin>  admit browsers only from this exact origin (repeatable); requests
+                                 without an Origin header (non-browsers, the probe) are admitted
+      --token-file <file>        require this shared secret (Authorization: Bearer, or ?token=);
+                                 or set ${ECHO_TOKEN_ENV}. Never a flag: command lines are public
       --tls-cert <file>          serve HTTPS/WSS with this PEM certificate chain
       --tls-key <file>           ... and this PEM private key
       --log-level <level>        default ${DEFAULT_LOG_LEVEL}

@@ -17,6 +17,8 @@ export const DEFAULT_INTERVAL_MS = 1_000;
 /** With no deadline set anywhere, a leg's deadline is this many of its own (effective) intervals. */
 export const DEFAULT_DEADLINE_INTERVALS = 2;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** ws legs: how long a close frame may wait for the far end's answer on shutdown. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 1_000;
 /** DoH-resolved legs re-resolve this often while connected. */
 export const DEFAULT_DNS_RECHECK_MS = 30_000;
 export const DEFAULT_BACKOFF = { minMs: 500, maxMs: 30_000, factor: 2 } as const;

@@ -5,6 +5,7 @@
 import type { LegKind, LegOptions } from './types.js';
 import type { Section } from './section.js';
 import { formatDurationMs } from '../util/duration.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS } from './defaults.js';
 
 /** The part of a leg that every kind has. */
 export type LegCommonOptions = Omit<LegOptions, 'kind'>;
@@ -27,6 +28,8 @@ export const DEFAULT_IDLE_MS = 960_000;
 /** The post-idle probe's deadline unless the leg sets its own `deadline`. */
 export const DEFAULT_IDLE_DEADLINE_MS = 5_000;
 const MAX_IDLE_MS = 24 * 3_600_000;
+/** A close that waits longer than this is not polite, it is stuck (shutdown is bounded anyway). */
+const MAX_CLOSE_TIMEOUT_MS = 3_600_000;
 /** Fast enough for any real idle timeout; a shorter idle gets a faster control (see below). */
 const DEFAULT_CONTROL_INTERVAL_MS = 5_000;
 /** Below this a control connection is a load test, not a heartbeat. */
@@ -44,8 +47,13 @@ export function defaultControlIntervalMs(shortestIdleMs: number): number {
 export const LEG_KINDS: { readonly [K in LegKind]: LegKindSpec<K> } = {
   ws: {
     schemes: ['ws:', 'wss:'],
-    keys: ['maxPayload'],
-    build: (common, leg) => ({ ...common, kind: 'ws', maxPayloadBytes: leg.size('maxPayload', MAX_PAYLOAD_BYTES) ?? 64 * KiB }),
+    keys: ['maxPayload', 'closeTimeout'],
+    build: (common, leg) => ({
+      ...common,
+      kind: 'ws',
+      maxPayloadBytes: leg.size('maxPayload', MAX_PAYLOAD_BYTES) ?? 64 * KiB,
+      closeTimeoutMs: leg.duration('closeTimeout', { atMostMs: MAX_CLOSE_TIMEOUT_MS }) ?? DEFAULT_CLOSE_TIMEOUT_MS,
+    }),
   },
   http: {
     schemes: ['http:', 'https:'],

@@ -140,10 +140,15 @@ export function normalize(raw: unknown, options: NormalizeOptions): Normalized {
   log.checkKeys(LOG_KEYS);
   const level = log.oneOf('level', LOG_LEVELS) ?? DEFAULT_LOG_LEVEL;
   const dropHistory = root.integer('dropHistory', 1, MAX_DROP_HISTORY) ?? DEFAULT_DROP_HISTORY;
+  // Checked as a path only: the probe reads it at start, and a missing file is a first start.
+  const state = root.read('state', (value, fail) =>
+    typeof value === 'string' && value !== '' && !value.endsWith('/') ? resolvePath(options.baseDir, value) : fail('must be a path to a file'),
+  );
   const defaults = readLegDefaults(root.child('defaults'));
   const doh = readDohSection(root, loader);
   const legs = readLegs(root, defaults, doh, loader);
-  return { config: { listen, metrics: { prefix }, log: { level }, dropHistory, legs }, caFiles: loader.caFiles, issues };
+  const config = { listen, metrics: { prefix }, log: { level }, dropHistory, ...(state === undefined ? {} : { state }), legs };
+  return { config, caFiles: loader.caFiles, issues };
 }
 
 function readListen(root: Section): ListenAddress | undefined {

@@ -77,6 +77,11 @@ export interface WsLegOptions extends LegCommon {
   readonly kind: 'ws';
   /** Largest frame accepted from the far end; a bigger one is a protocol error. */
   readonly maxPayloadBytes: number;
+  /**
+   * How long a polite close (close frame, wait for the far end's) may take on shutdown or when a
+   * reload removes the leg, before the socket is terminated.
+   */
+  readonly closeTimeoutMs: number;
 }
 
 export interface HttpLegOptions extends LegCommon {
@@ -112,5 +117,10 @@ export interface ProbeConfig {
   readonly log: { readonly level: LogLevel };
   /** How many recent drop events /status keeps. */
   readonly dropHistory: number;
+  /**
+   * Absolute path of the file that keeps /status's history (the drop ring, what was observed)
+   * across restarts; undefined: the history lives in memory only.
+   */
+  readonly state?: string;
   readonly legs: readonly LegOptions[];
 }

@@ -1,8 +1,14 @@
 /**
- * The plain HTTP side of the echo server: the health route, and the short text answers for
- * requests that are not ours to serve. Paths are matched without their query string.
+ * The plain HTTP side of the echo server: the health route, and the short answers for requests
+ * that are not ours to serve. Paths are matched without their query string.
+ *
+ * Every answer is as small as HTTP allows and closes the connection: no Date, no Server, no
+ * keep-alive, bodies only where they are the point. That keeps each one below the size of any
+ * real client's request (see reply-budget.ts), and leaves a stranger nothing to hold open.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { EchoCounters } from './counters.js';
+import { canAfford } from './reply-budget.js';
 
 const HEALTH_BODY = 'ok\n';
 
@@ -21,29 +27,49 @@ export function requestPath(url: string | undefined): string {
 }
 
 /** `GET|HEAD /probe/healthz` → 200 `ok\n`; anything else on that path → 405. */
-export function serveHealth(req: IncomingMessage, res: ServerResponse): void {
+export function serveHealth(req: IncomingMessage, res: ServerResponse, counters: EchoCounters): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    sendText(res, 405, 'Method Not Allowed\n', { allow: 'GET, HEAD' });
+    answer(req, res, counters, 405, { Allow: 'GET, HEAD' });
     return;
   }
-  sendText(res, 200, HEALTH_BODY, { 'cache-control': 'no-store' });
+  answer(req, res, counters, 200, { 'Content-Length': String(HEALTH_BODY.length) }, HEALTH_BODY);
 }
 
-/** A plain GET on the WebSocket path: tell the client what the path is for. */
-export function serveUpgradeRequired(res: ServerResponse): void {
-  sendText(res, 426, 'Upgrade Required: this path is a WebSocket echo\n', { upgrade: 'websocket', connection: 'Upgrade' });
+/** A plain GET on the WebSocket path: 426 names the protocol the path wants. */
+export function serveUpgradeRequired(req: IncomingMessage, res: ServerResponse, counters: EchoCounters): void {
+  answer(req, res, counters, 426, { Upgrade: 'websocket', Connection: 'Upgrade, close' });
 }
 
-export function serveNotFound(res: ServerResponse): void {
-  sendText(res, 404, 'Not Found\n');
+export function serveNotFound(req: IncomingMessage, res: ServerResponse, counters: EchoCounters): void {
+  answer(req, res, counters, 404);
 }
 
-function sendText(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, {
-    ...headers,
-    'content-type': 'text/plain',
-    'content-length': String(Buffer.byteLength(body)),
-  });
-  // Node drops the body of a HEAD response by itself; content-length still says what GET returns.
-  res.end(body);
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  counters: EchoCounters,
+  status: number,
+  headers: Record<string, string> = {},
+  body = '',
+): void {
+  const all: Record<string, string> = { Connection: 'close', ...headers };
+  // Node drops the body of a HEAD response by itself; Content-Length still says what GET returns.
+  const sentBody = req.method === 'HEAD' ? '' : body;
+  const size =
+    Buffer.byteLength(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n\r\n`) +
+    Object.entries(all).reduce((sum, [name, value]) => sum + Buffer.byteLength(`${name}: ${value}\r\n`), 0) +
+    Buffer.byteLength(sentBody);
+  if (!canAfford(req.socket, size)) {
+    counters.unanswered++;
+    req.socket.destroy();
+    return;
+  }
+  res.sendDate = false;
+  // Without a length the body ends with the connection, which closes anyway; saves a header.
+  if (all['Content-Length'] === undefined) {
+    res.removeHeader('Content-Length');
+    res.removeHeader('Transfer-Encoding');
+  }
+  res.writeHead(status, all);
+  res.end(sentBody);
 }

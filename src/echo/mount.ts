@@ -3,12 +3,20 @@
  * Our one 'request' and one 'upgrade' listener replace the server's existing ones: our two paths
  * are served here, every other request or upgrade is handed to the original listeners, in their
  * original order. `close()` puts the original listeners back and closes our WebSocket clients.
+ *
+ * What a mount enforces: everything from the moment a complete request head reaches our paths
+ * (access controls, both connection caps, the first-message timeout, the rate limit, message
+ * size, backpressure, small answers). What it cannot: the time a connection may take to send
+ * that head, or its TLS handshake. Those belong to the server that owns the connections; set its
+ * `headersTimeout`/`requestTimeout` and, at creation, `connectionsCheckingInterval` (Node checks
+ * only every 30 s by default) and, for https, `handshakeTimeout`.
  */
 import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { newEchoCounters, type EchoCounters } from './counters.js';
 import { requestPath, serveHealth, serveNotFound, serveUpgradeRequired } from './http-routes.js';
-import { resolveEchoOptions, type EchoOptions } from './options.js';
+import { resolveEchoOptions, type EchoOptions, type ResolvedEchoOptions } from './options.js';
 import { WsEcho } from './ws-echo.js';
 
 export interface EchoMount {
@@ -18,6 +26,8 @@ export interface EchoMount {
   readonly bufferedBytes: number;
   /** Clients the server stopped reading from because they do not read their echoes. */
   readonly pausedClients: number;
+  /** What was refused or cut off since the mount, by bound. A live view: read it, don't keep it. */
+  readonly counters: Readonly<EchoCounters>;
   /**
    * Graceful, idempotent: restore the original listeners, send close 1001 to every client,
    * terminate those that have not finished the closing handshake after a short grace.
@@ -31,19 +41,23 @@ export interface EchoMount {
 type Listener = (this: unknown, ...args: unknown[]) => unknown;
 
 export function mountEcho(server: HttpServer | HttpsServer, options: EchoOptions = {}): EchoMount {
-  const resolved = resolveEchoOptions(options);
-  const echo = new WsEcho(resolved);
+  return mountResolvedEcho(server, resolveEchoOptions(options), newEchoCounters());
+}
+
+/** For startEchoServer, which validated the options already and counts into the same counters. */
+export function mountResolvedEcho(server: HttpServer | HttpsServer, resolved: ResolvedEchoOptions, counters: EchoCounters): EchoMount {
+  const echo = new WsEcho(resolved, counters);
   const originalRequest = server.rawListeners('request') as Listener[];
   const originalUpgrade = server.rawListeners('upgrade') as Listener[];
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = requestPath(req.url);
     if (path === resolved.healthPath) {
-      serveHealth(req, res);
+      serveHealth(req, res, counters);
     } else if (path === resolved.wsPath) {
-      serveUpgradeRequired(res);
+      serveUpgradeRequired(req, res, counters);
     } else if (originalRequest.length === 0) {
-      serveNotFound(res);
+      serveNotFound(req, res, counters);
     } else {
       for (const listener of originalRequest) listener.call(server, req, res);
     }
@@ -85,6 +99,7 @@ export function mountEcho(server: HttpServer | HttpsServer, options: EchoOptions
     get pausedClients() {
       return echo.pausedClients;
     },
+    counters,
     close() {
       unmount();
       return echo.close();

@@ -11,12 +11,16 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ListenAddress } from '../config/types.js';
 import { CloseTracker } from './close-tracker.js';
+import { newEchoCounters, type EchoCounters } from './counters.js';
+import { HandshakeDeadline } from './handshake-deadline.js';
 import { serveNotFound } from './http-routes.js';
 import { closeServer, formatHostPort, listen, type BoundAddress } from '../net/listen.js';
-import { mountEcho } from './mount.js';
+import { mountResolvedEcho } from './mount.js';
 import { CLOSE_GRACE_MS, resolveEchoOptions, type EchoOptions } from './options.js';
+import { rejectUpgrade } from './reject-upgrade.js';
 import { startTcpEcho, type TcpEcho } from './tcp-echo.js';
 import { closeOnAbort } from '../util/close-on-abort.js';
 
@@ -45,6 +49,11 @@ export interface EchoServer {
   /** WebSocket clients the server stopped reading from because they do not read their echoes. */
   readonly pausedClients: number;
   /**
+   * What was refused or cut off since the start, by bound (HTTP and WebSocket side; the TCP
+   * echo's own refusals are not in it). A live view: read it, don't keep it.
+   */
+  readonly counters: Readonly<EchoCounters>;
+  /**
    * Graceful, idempotent: stop listening, close WebSocket clients with 1001, end TCP clients,
    * and destroy whatever is still open after a short grace.
    */
@@ -60,21 +69,49 @@ export async function startEchoServer(options: StartEchoOptions): Promise<EchoSe
 
   // The base handler answers 404; the mount serves our routes in front of it. After close() it is
   // what a request still arriving on a keep-alive connection gets.
-  const notFound = (_req: IncomingMessage, res: ServerResponse): void => serveNotFound(res);
+  const counters = newEchoCounters();
+  const notFound = (req: IncomingMessage, res: ServerResponse): void => serveNotFound(req, res, counters);
   const server: HttpServer | HttpsServer =
-    tls === undefined ? createHttpServer(notFound) : createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, notFound);
+    tls === undefined
+      ? createHttpServer(notFound)
+      : // The TLS handshake gets the same bound before the HTTP one starts (both are per phase).
+        createHttpsServer({ cert: tls.certPem, key: tls.keyPem, handshakeTimeout: echoOptions.handshakeTimeoutMs }, notFound);
   const sockets = new CloseTracker<Socket>();
+  const deadline = new HandshakeDeadline(echoOptions.handshakeTimeoutMs, () => counters.handshakeTimeouts++);
   // TLS servers emit the raw TCP socket on 'connection' and the TLS socket on 'secureConnection';
-  // both are tracked so destroy() reaches either layer.
-  server.on('connection', (socket: Socket) => sockets.add(socket));
-  server.on('secureConnection', (socket: Socket) => sockets.add(socket));
+  // both are tracked so destroy() reaches either layer. The deadline runs on the socket HTTP
+  // reads from, which is the one the 'upgrade' event hands over.
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    if (tls === undefined) deadline.start(socket);
+  });
+  server.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    deadline.start(socket);
+  });
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') counters.handshakeTimeouts++;
+    socket.destroy();
+  });
+  // Node's default answer to a malformed request is a fixed 400 whatever the request's size;
+  // ours obeys the reply budget like every other answer.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    rejectUpgrade(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400, counters);
+  });
   // Accept errors (EMFILE) after listening must not crash the process.
   server.on('error', ignore);
-  const mount = mountEcho(server, echoOptions);
+  const mount = mountResolvedEcho(server, echoOptions, counters);
+  // After the mount's own listener: by then the upgrade has been accepted or refused.
+  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => deadline.stop(socket));
 
   let httpAddress: BoundAddress;
   let tcp: TcpEcho | undefined;
   const destroySockets = (): void => {
+    deadline.stopAll();
     mount.destroy();
     server.closeAllConnections();
     for (const socket of sockets) socket.destroy();
@@ -82,7 +119,11 @@ export async function startEchoServer(options: StartEchoOptions): Promise<EchoSe
   try {
     httpAddress = await listen(server, listenAddress, 'echo server');
     if (tcpListen !== undefined) {
-      tcp = await startTcpEcho({ listen: tcpListen, maxConnections: echoOptions.maxConnections });
+      tcp = await startTcpEcho({
+        listen: tcpListen,
+        maxConnections: echoOptions.maxConnections,
+        maxConnectionsPerIp: echoOptions.maxConnectionsPerIp,
+      });
     }
   } catch (err) {
     destroySockets();
@@ -110,9 +151,11 @@ export async function startEchoServer(options: StartEchoOptions): Promise<EchoSe
     get pausedClients() {
       return mount.pausedClients;
     },
+    counters,
     close() {
       closing ??= (async () => {
         untieSignal();
+        deadline.stopAll();
         const closed = closeServer(server);
         server.closeIdleConnections();
         const httpDone = async (): Promise<void> => {

@@ -7,6 +7,8 @@
  */
 import { createServer, type Socket } from 'node:net';
 import type { ListenAddress } from '../config/types.js';
+import { AddressCounts } from './address-counts.js';
+import { clientAddressKey } from './client-address.js';
 import { CloseTracker } from './close-tracker.js';
 import { closeServer, listen, type BoundAddress } from '../net/listen.js';
 import { CLOSE_GRACE_MS, ECHO_DEFAULTS, positiveInteger } from './options.js';
@@ -16,6 +18,8 @@ export interface TcpEchoOptions {
   listen: ListenAddress;
   /** Concurrent clients; connections over it are accepted and closed at once. Default 1024. */
   maxConnections?: number;
+  /** Concurrent clients from one address (IPv6: one /64); over it, closed at once. Default 256. */
+  maxConnectionsPerIp?: number;
   /** Aborting closes the server (gracefully). */
   signal?: AbortSignal;
 }
@@ -24,6 +28,8 @@ export interface TcpEcho {
   readonly address: BoundAddress;
   /** Open client connections. */
   readonly connections: number;
+  /** Connections closed at once because their address had maxConnectionsPerIp open. */
+  readonly refusedPerIp: number;
   /** Graceful, idempotent: stop listening, end every client, destroy those still open after a short grace. */
   close(): Promise<void>;
   /** Immediate: stop listening and destroy every client socket. */
@@ -35,9 +41,22 @@ export async function startTcpEcho(options: TcpEchoOptions): Promise<TcpEcho> {
   signal?.throwIfAborted();
   const maxConnections = options.maxConnections ?? ECHO_DEFAULTS.maxConnections;
   positiveInteger('tcpEcho', 'maxConnections', maxConnections);
+  const maxConnectionsPerIp = options.maxConnectionsPerIp ?? ECHO_DEFAULTS.maxConnectionsPerIp;
+  positiveInteger('tcpEcho', 'maxConnectionsPerIp', maxConnectionsPerIp);
 
   const sockets = new CloseTracker<Socket>();
+  const perAddress = new AddressCounts(maxConnectionsPerIp);
+  let refusedPerIp = 0;
   const server = createServer({ noDelay: true, keepAlive: false }, (socket) => {
+    // A byte stream has no way to say why: over the cap, the connection just closes.
+    const addressKey = clientAddressKey(socket.remoteAddress);
+    if (!perAddress.tryAdd(addressKey)) {
+      refusedPerIp++;
+      socket.on('error', ignore);
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => perAddress.release(addressKey));
     sockets.add(socket);
     socket.setNoDelay(true);
     // A client that vanishes (ECONNRESET, EPIPE) ends its own connection, never the process.
@@ -63,6 +82,9 @@ export async function startTcpEcho(options: TcpEchoOptions): Promise<TcpEcho> {
     address,
     get connections() {
       return sockets.size;
+    },
+    get refusedPerIp() {
+      return refusedPerIp;
     },
     close() {
       closing ??= (async () => {

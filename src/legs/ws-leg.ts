@@ -14,8 +14,6 @@ import { SessionEnd } from './session-end.js';
 import { UrlLeg } from './url-leg.js';
 import { HeartbeatTracker, type HeartbeatHooks } from './ws-heartbeat.js';
 
-/** How long a polite close (close frame, wait for the peer's) may take on shutdown. */
-const CLOSE_GRACE_MS = 1_000;
 const SEND_OPTIONS = { binary: false, compress: false } as const;
 
 export class WsLeg extends UrlLeg<WsLegOptions> {
@@ -43,6 +41,7 @@ class WsHeartbeatSession implements LegSession {
   readonly #ws: WebSocket;
   readonly #tracker: HeartbeatTracker;
   readonly #interval: NodeJS.Timeout;
+  readonly #closeTimeoutMs: number;
 
   constructor(
     ws: WebSocket,
@@ -51,6 +50,7 @@ class WsHeartbeatSession implements LegSession {
     record: Pick<HeartbeatHooks, 'onRtt' | 'onResult'>,
   ) {
     this.#ws = ws;
+    this.#closeTimeoutMs = options.closeTimeoutMs;
     this.#tracker = new HeartbeatTracker(options.deadlineMs, {
       ...record,
       send: (frame) => ws.send(frame, SEND_OPTIONS),
@@ -89,7 +89,7 @@ class WsHeartbeatSession implements LegSession {
     this.#tracker.stop();
     const ws = this.#ws;
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    const grace = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+    const grace = setTimeout(() => ws.terminate(), this.#closeTimeoutMs);
     grace.unref();
     ws.close(1001, 'probe shutting down');
     await closed;

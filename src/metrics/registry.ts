@@ -3,7 +3,7 @@
  * two probes in one process, or tests, never share state). Legs get a small bound handle per leg
  * so the heartbeat hot path never looks labels up.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { DEFAULT_METRICS_PREFIX } from '../config/defaults.js';
 import type { IdleExpiry } from '../errors.js';
 import { REASONS, type Reason } from '../reasons.js';
@@ -75,6 +75,8 @@ export class ProbeMetrics {
   readonly #lastDrop: Gauge<'leg'>;
   readonly #heartbeats: Counter<'leg' | 'result'>;
   readonly #legInfo: Gauge<'leg' | 'kind' | 'role'>;
+  readonly #reloadSuccess: Gauge;
+  readonly #reloadTimestamp: Gauge;
 
   constructor(options: ProbeMetricsOptions = {}) {
     const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
@@ -131,7 +133,48 @@ export class ProbeMetrics {
       labelNames: ['leg', 'kind', 'role'],
       registers,
     });
+    // The names and meaning of Prometheus' own prometheus_config_last_reload_successful and
+    // prometheus_config_last_reload_success_timestamp_seconds, so the same alert works.
+    this.#reloadSuccess = new Gauge({
+      name: `${prefix}config_last_reload_success`,
+      help: 'Whether the last config load (start-up, SIGHUP or a change of the file) was applied (1) or rejected (0).',
+      registers,
+    });
+    this.#reloadTimestamp = new Gauge({
+      name: `${prefix}config_last_reload_timestamp_seconds`,
+      help: 'Unix time of the last config load that was applied (start-up or reload).',
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A config load was applied (success) or rejected; a rejected one keeps the last success time. */
+  recordConfigLoad(success: boolean, atEpochMs = Date.now()): void {
+    this.#reloadSuccess.set(success ? 1 : 0);
+    if (success) this.#reloadTimestamp.set(atEpochMs / 1000);
+  }
+
+  /**
+   * Delete every series of a leg that is gone (a reload removed it), from every metric that has a
+   * `leg` label, so a dashboard shows no frozen last value and `absent()` alerts fire. Found by
+   * label rather than by a list of metrics, so a per-leg metric added later is covered too.
+   */
+  async removeLeg(leg: string): Promise<void> {
+    this.#idle?.forget(leg);
+    // getMetricsAsArray is typed as plain objects; they are the metric instances themselves.
+    for (const metric of this.registry.getMetricsAsArray() as unknown as Metric[]) {
+      const { values } = await metric.get();
+      const seen = new Set<string>();
+      for (const { labels } of values) {
+        if (labels['leg'] !== leg) continue;
+        // A histogram's bucket series carry `le`; the series itself is named without it.
+        const own = metric instanceof Histogram ? withoutLe(labels) : labels;
+        const key = JSON.stringify(own);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        metric.remove(own as Record<string, string | number>);
+      }
+    }
   }
 
   /**
@@ -181,6 +224,12 @@ export class ProbeMetrics {
   }
 }
 
+function withoutLe(labels: Readonly<Record<string, string | number | undefined>>): Record<string, string | number | undefined> {
+  const own = { ...labels };
+  delete own['le'];
+  return own;
+}
+
 class IdleSeries {
   readonly #checks: Counter<'leg' | 'result'>;
   readonly #expiries: Counter<'leg' | 'expiry'>;
@@ -226,6 +275,11 @@ class IdleSeries {
         for (const [leg, since] of idleSince) this.set({ leg }, since === undefined ? 0 : Number(process.hrtime.bigint() - since) / 1e9);
       },
     });
+  }
+
+  /** Stop computing the idle-time gauge of a leg that is gone. */
+  forget(leg: string): void {
+    this.#idleSince.delete(leg);
   }
 
   bind(leg: string): IdleLegMetrics {

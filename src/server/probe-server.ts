@@ -29,6 +29,15 @@ export interface ProbeServer {
 }
 
 const MAX_CONNECTIONS = 256;
+/** A request's headers must arrive within this; Prometheus sends them in one packet. */
+export const PROBE_SERVER_HEADERS_TIMEOUT_MS = 5_000;
+/** A whole request (headers and body) must arrive within this. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * How often Node checks the two timeouts above. Its default, 30 s, let a slowloris client hold a
+ * socket for up to 35 s; every second keeps the real bound within a second of the documented one.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 const CLOSE_GRACE_MS = 2_000;
 
 /** The status page as served: its body and headers, built once per server. */
@@ -53,7 +62,13 @@ export async function startProbeServer(probe: ProbeView, listen: ListenAddress, 
       'referrer-policy': 'no-referrer',
     },
   };
-  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8 * 1024 }, (req, res) => {
+  const server = http.createServer(
+    {
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: PROBE_SERVER_HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      maxHeaderSize: 8 * 1024,
+    }, (req, res) => {
     void handle(probe, page, req, res).catch((err: unknown) => {
       probe.log.error({ err }, 'probe server request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });

@@ -25,3 +25,38 @@ export async function runCli(t: TestContext, args: readonly string[]): Promise<C
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stdout, stderr };
 }
+
+/** A long-running CLI process (run, echo) whose output is collected while it runs. */
+export interface CliProcess {
+  readonly child: ReturnType<typeof spawn>;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (null when a signal killed it). */
+  readonly exit: Promise<number | null>;
+  /** The JSON log lines on stdout so far. */
+  logs(): { msg: string; [key: string]: unknown }[];
+}
+
+export function startCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exit,
+    logs: () =>
+      out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg: string; [key: string]: unknown }),
+  };
+}

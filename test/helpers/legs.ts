@@ -30,6 +30,7 @@ export function wsLegOptions(overrides: Partial<WsLegOptions> & { url: string })
     tls: { insecure: false },
     resolve: { mode: 'system' },
     maxPayloadBytes: 65_536,
+    closeTimeoutMs: 1_000,
     ...overrides,
   };
 }

@@ -1,0 +1,48 @@
+/**
+ * The per-connection handshake deadline of the standalone server: a connection must reach a
+ * complete upgrade request within `timeoutMs` of being accepted, or it is destroyed. Node's own
+ * headersTimeout is only checked every 30 s (connectionsCheckingInterval), which let 100
+ * slowloris connections hold their sockets for 89 s; this timer fires on time, per socket.
+ * Plain HTTP requests need no exemption: every answer closes its connection well within it.
+ */
+import type { Duplex } from 'node:stream';
+
+export class HandshakeDeadline {
+  readonly #timers = new Map<Duplex, NodeJS.Timeout>();
+
+  constructor(
+    readonly timeoutMs: number,
+    readonly onExpired: (socket: Duplex) => void,
+  ) {}
+
+  /** Number of connections still on the clock. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  start(socket: Duplex): void {
+    if (this.#timers.has(socket)) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(socket);
+      this.onExpired(socket);
+      socket.destroy();
+    }, this.timeoutMs);
+    // Background work: an open listener keeps the process alive, not this.
+    timer.unref();
+    this.#timers.set(socket, timer);
+    socket.once('close', () => this.stop(socket));
+  }
+
+  /** The connection made it (upgrade request complete), or is gone. */
+  stop(socket: Duplex): void {
+    const timer = this.#timers.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#timers.delete(socket);
+  }
+
+  stopAll(): void {
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
