@@ -9,6 +9,7 @@
 import { Client, type Dispatcher } from 'undici';
 import type { HttpLegOptions } from '../config/types.js';
 import { ProbeError, errorText, isProbeError, toError } from '../errors.js';
+import { anySignal } from '../util/any-signal.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
 import { hostnameOf } from '../net/resolver.js';
@@ -117,12 +118,14 @@ class HttpPollSession implements LegSession {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), this.#options.deadlineMs);
     timer.unref();
+    const both = anySignal([signal, deadline.signal]);
     let answer: TimedAnswer;
     try {
       answer = await timedGet(
         this.#client,
         { path: this.#path, headers: this.#options.headers, maxBodyBytes: this.#options.maxBodyBytes },
-        AbortSignal.any([signal, deadline.signal]),
+        // Not AbortSignal.any(): on Node 20 it leaves a WeakRef per request on the session's signal.
+        both.signal,
       );
     } catch (err) {
       if (signal.aborted) throw signal.reason;
@@ -134,6 +137,7 @@ class HttpPollSession implements LegSession {
       throw isProbeError(err) ? err : new ProbeError('PROBE_ERR_CONNECT', errorText(err), { cause: err });
     } finally {
       clearTimeout(timer);
+      both.dispose();
     }
     if (answer.status < 200 || answer.status > 299) {
       this.#hooks.onFailure();
