@@ -6,12 +6,16 @@
  *   parent -> child: argv[2] = SoakProbeInput (JSON); later { type: 'finish' }
  *   child -> parent: started { url }, warm { heapUsed }, report { ... }
  *
+ * SOAK_HEAP_SNAPSHOTS=<path prefix> also writes <prefix>-warm.heapsnapshot and
+ * <prefix>-end.heapsnapshot (after GC), to diff by constructor when the heap grows.
+ *
  * Timers are counted with async_hooks as well as getActiveResourcesInfo(): the latter lists only
  * ref'd timers, and every leg timer is unref'd, so a leaked heartbeat interval would be invisible
  * to it.
  */
 import { createHook } from 'node:async_hooks';
 import { readdirSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 import { parseConfig } from '../../src/config/load.js';
 import { Probe } from '../../src/probe.js';
 
@@ -23,6 +27,8 @@ export interface SoakProbeInput {
   readonly backoff: { readonly min: string; readonly max: string; readonly factor: number };
   /** Take the warm heap baseline once the probe has counted this many drops. */
   readonly warmDrops: number;
+  /** Sample the heap (after GC) every this many drops, for the growth curve. */
+  readonly heapCurveEvery: number;
 }
 
 /** What is open, counted by kind. */
@@ -43,6 +49,8 @@ export type SoakProbeMessage =
       readonly drops: number;
       readonly heapWarm: number;
       readonly heapEnd: number;
+      /** [drops, heapUsed after GC], every `heapCurveEvery` drops. */
+      readonly heapCurve: readonly (readonly [number, number])[];
       readonly before: ResourceCounts;
       readonly running: ResourceCounts;
       readonly after: ResourceCounts;
@@ -100,6 +108,11 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
+const snapshotPrefix = process.env.SOAK_HEAP_SNAPSHOTS;
+function snapshot(name: string): void {
+  if (snapshotPrefix !== undefined && snapshotPrefix !== '') writeHeapSnapshot(`${snapshotPrefix}-${name}.heapsnapshot`);
+}
+
 function send(message: SoakProbeMessage): void {
   process.send?.(message);
 }
@@ -134,17 +147,23 @@ const before = resources();
 const probe = new Probe(config);
 let drops = 0;
 let heapWarm: number | undefined;
+const heapCurve: [number, number][] = [];
 for (const leg of probe.legs) {
   leg.on('drop', () => {
     drops++;
-    if (drops === input.warmDrops) {
-      measuring = true;
-      setImmediate(() => {
-        heapWarm = heapAfterGc();
-        send({ type: 'warm', heapUsed: heapWarm, drops });
-      });
-      measuring = false;
-    }
+    const warm = drops === input.warmDrops;
+    if (!warm && drops % input.heapCurveEvery !== 0) return;
+    const at = drops;
+    measuring = true;
+    setImmediate(() => {
+      const heap = heapAfterGc();
+      if (at % input.heapCurveEvery === 0) heapCurve.push([at, heap]);
+      if (!warm) return;
+      heapWarm = heap;
+      snapshot('warm');
+      send({ type: 'warm', heapUsed: heapWarm, drops: at });
+    });
+    measuring = false;
   });
 }
 await probe.start();
@@ -153,6 +172,7 @@ send({ type: 'started', url: probe.url ?? '' });
 
 async function finish(): Promise<void> {
   const heapEnd = heapAfterGc();
+  snapshot('end');
   const running = resources();
   const closing = performance.now();
   await probe.close();
@@ -164,7 +184,7 @@ async function finish(): Promise<void> {
     await ownDelay(20);
     after = resources();
   }
-  send({ type: 'report', drops, heapWarm: heapWarm ?? Number.NaN, heapEnd, before, running, after, closeMs });
+  send({ type: 'report', drops, heapWarm: heapWarm ?? Number.NaN, heapEnd, heapCurve, before, running, after, closeMs });
   // With the IPC channel gone, nothing of the probe may keep this process alive.
   process.disconnect();
 }

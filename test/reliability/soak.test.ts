@@ -6,7 +6,12 @@
  *   reconnects of a leg that is already down add nothing;
  * - file descriptors, active handles and timers (unref'd ones too) are back where they started
  *   after close(), and the probe process exits on its own;
- * - heap growth from a warm baseline (after the first 5% of the cycles) to the end is under 5%.
+ * - heap growth from a warm baseline (after the first quarter of the cycles, at least 2,500) to the
+ *   end is under 5%. Warm means the bounded structures are full: the drop ring (256) and RTT
+ *   histories fill within the first few hundred drops, but V8 keeps compiling and optimising the
+ *   reconnect path (code, deopt data, IC handlers: +0.75 MiB from drop 500 to drop 10,000 in a
+ *   heap snapshot diff) until about drop 3,000, and is flat from there to 30,000 (see the Soak
+ *   section of BENCHMARKS.md).
  *
  * Every interval, deadline and backoff here is within the config loader's limits: the probe reads
  * them from YAML through the real loader, nothing test-only lowers a bound.
@@ -72,7 +77,8 @@ test(`soak: ${TOTAL_CYCLES} drop-and-reconnect cycles over ${LEGS} legs, counted
   const input: SoakProbeInput = {
     ...TIMING,
     legs: legNames.map((name) => ({ name, url: far.urlFor(name) })),
-    warmDrops: Math.max(500, Math.round(TOTAL_CYCLES * 0.05)),
+    warmDrops: Math.max(2_500, Math.round(TOTAL_CYCLES * 0.25)),
+    heapCurveEvery: Math.max(1_000, Math.round(TOTAL_CYCLES / 10)),
   };
   const child = fork(path.join(import.meta.dirname, 'soak-probe.ts'), [JSON.stringify(input)], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
@@ -138,6 +144,7 @@ test(`soak: ${TOTAL_CYCLES} drop-and-reconnect cycles over ${LEGS} legs, counted
     heapWarmMiB: Number((report.heapWarm / 2 ** 20).toFixed(2)),
     heapEndMiB: Number((report.heapEnd / 2 ** 20).toFixed(2)),
     heapGrowthPercent: Number((heapGrowth * 100).toFixed(2)),
+    heapCurveMiB: report.heapCurve.map(([drops, heap]) => `${drops}:${(heap / 2 ** 20).toFixed(2)}`).join(' '),
     closeMs: Math.round(report.closeMs),
   };
   t.diagnostic(`soak figures: ${JSON.stringify(figures)}`);
