@@ -30,6 +30,7 @@ export type { ErrorCode } from './errors.js';
 export type { Reason } from './reasons.js';
 export type { DropEvent, LegState, LegStatus } from './legs/leg.js';
 export type { HeartbeatResult, ConnectPhase, LegMetrics } from './metrics/registry.js';
+export type { StallEvent } from './metrics/stall-monitor.js';
 export type { EchoMount } from './echo/mount.js';
 export type { EchoOptions } from './echo/options.js';
 export type { EchoServer, StartEchoOptions } from './echo/server.js';

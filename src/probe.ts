@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DohOptions, LegOptions, ProbeConfig } from './config/types.js';
 import { ProbeError } from './errors.js';
-import { completeSince, downSpansOf } from './attribution/probe-history.js';
+import { completeSince, downSpansOf, stallSpansOf } from './attribution/probe-history.js';
 import { readStateFile, writeStateFile } from './attribution/state-file.js';
 import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type ObservedSpan, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
@@ -14,6 +14,7 @@ import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
 import { createResolver } from './net/resolver.js';
 import { silentLogger, type Logger } from './log.js';
 import { ProbeMetrics } from './metrics/registry.js';
+import { StallMonitor, type StallEvent } from './metrics/stall-monitor.js';
 import { startProbeServer, type ProbeServer } from './server/probe-server.js';
 import { Ring } from './util/ring.js';
 
@@ -39,6 +40,12 @@ export interface ProbeStatus {
    * and this one up to now. The gaps between them (the probe was down) were not observed.
    */
   readonly observed: readonly ObservedSpan[];
+  /** Capacity of the stall ring. */
+  readonly stallHistory: number;
+  /** Seconds the probe itself did not run since it started (t3probe_probe_stall_seconds_total). */
+  readonly stalledSecondsTotal: number;
+  /** The probe's own stalls (SIGSTOP, CPU throttling, GC), oldest first, at most `stallHistory`. */
+  readonly recentStalls: readonly StallEvent[];
 }
 
 /** A drop is written to the state file at most this long after it happened (and at most this often). */
@@ -73,6 +80,8 @@ export class Probe {
   /** Reloads run one at a time, in the order they were asked for. */
   #reloading: Promise<unknown> = Promise.resolve();
   #drops: Ring<DropEvent>;
+  /** This process's own stalls: counted, kept for attribution, and discounted by leg deadlines. */
+  readonly #stalls: StallMonitor;
   readonly #dohResolvers = new Map<string, DohResolver>();
   readonly #startedAt = Date.now();
   /** What earlier runs observed, from the state file. */
@@ -92,6 +101,7 @@ export class Probe {
     this.log = options.logger ?? silentLogger;
     this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, processMetrics: options.processMetrics ?? true });
     this.#drops = new Ring<DropEvent>(config.dropHistory);
+    this.#stalls = new StallMonitor({ metrics: this.metrics, log: this.log });
     for (const legOptions of config.legs) this.#legs.set(legOptions.name, { leg: this.#createLeg(legOptions), options: legOptions });
     this.#legList = [...this.#legs.values()].map((r) => r.leg);
     this.metrics.recordConfigLoad(true);
@@ -111,6 +121,7 @@ export class Probe {
     const leg = createLeg(legOptions, {
       metrics: this.metrics.forLeg(legOptions.name, { kind: legOptions.kind, role: legOptions.role }),
       log: this.log.child({ leg: legOptions.name }),
+      stalls: this.#stalls,
       resolver: createResolver(legOptions.resolve, (doh) => this.#dohResolver(doh)),
       idleMetrics: () => this.metrics.forIdleLeg(legOptions.name),
     });
@@ -228,6 +239,7 @@ export class Probe {
     if (listen) this.#server = await startProbeServer(this, this.config.listen, signal);
     this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#warnInsecure(this.#config.legs);
+    this.#stalls.start();
     for (const leg of this.legs) leg.start();
     this.log.info({ legs: this.legs.map((l) => l.name), listen: this.#server?.url }, 'probe started');
   }
@@ -247,10 +259,10 @@ export class Probe {
 
   /** Attribute the drops around `at` (default now) from this probe's own ring and leg states. */
   verdict(at = Date.now(), windowMs = DEFAULT_WINDOW_MS, burstMs = DEFAULT_BURST_MS): Verdict {
-    return this.#verdictFrom(this.legs.map((l) => l.snapshot()), this.#drops.toArray(), at, windowMs, burstMs);
+    return this.#verdictFrom(this.legs.map((l) => l.snapshot()), this.#drops.toArray(), this.#stalls.recent(), at, windowMs, burstMs);
   }
 
-  #verdictFrom(legs: readonly LegStatus[], drops: readonly DropEvent[], at: number, windowMs: number, burstMs: number): Verdict {
+  #verdictFrom(legs: readonly LegStatus[], drops: readonly DropEvent[], stalls: readonly StallEvent[], at: number, windowMs: number, burstMs: number): Verdict {
     const now = Date.now();
     return attribute({
       at,
@@ -261,6 +273,7 @@ export class Probe {
       drops,
       downSpans: downSpansOf(drops, legs.map((l) => ({ name: l.name, state: l.state, since: Date.parse(l.since) }))),
       observed: this.#observedSpans(drops, now),
+      stalls: stallSpansOf(stalls),
     });
   }
 
@@ -323,15 +336,19 @@ export class Probe {
   status(): ProbeStatus {
     const legs = this.legs.map((l) => l.snapshot());
     const recentDrops = this.#drops.toArray();
+    const recentStalls = this.#stalls.recent();
     return {
       startedAt: new Date(this.#startedAt).toISOString(),
-      verdict: this.#verdictFrom(legs, recentDrops, Date.now(), this.statusWindow.windowMs, this.statusWindow.burstMs),
+      verdict: this.#verdictFrom(legs, recentDrops, recentStalls, Date.now(), this.statusWindow.windowMs, this.statusWindow.burstMs),
       uptimeSeconds: (Date.now() - this.#startedAt) / 1000,
       ready: this.ready,
       legs,
       dropHistory: this.#config.dropHistory,
       recentDrops,
       observed: this.#observedSpans(recentDrops, Date.now()),
+      stallHistory: this.#stalls.capacity,
+      stalledSecondsTotal: this.#stalls.totalSeconds,
+      recentStalls,
     };
   }
 
@@ -351,6 +368,7 @@ export class Probe {
     await Promise.all([...this.#dohResolvers.values()].map((r) => r.close()));
     await this.#server?.close();
     clearInterval(this.#keepAlive);
+    this.#stalls.close();
     this.log.info('probe stopped');
   }
 }

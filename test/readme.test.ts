@@ -26,6 +26,7 @@ test('every probe metric is in the metrics table', async () => {
   const metrics = new ProbeMetrics({ processMetrics: false });
   metrics.forLeg('x');
   metrics.forIdleLeg('x');
+  metrics.forStalls(() => ({ maxSeconds: 0, p99Seconds: 0 }));
   const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
   assert.ok(names.length >= 7);
   for (const name of names) assert.match(readme, new RegExp(`^\\| \`${name}\` \\|`, 'm'), name);

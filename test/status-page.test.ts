@@ -271,7 +271,9 @@ test('an idle leg\'s card shows how long it has been idle now and what its check
   await idle.waitFor();
   const text = (await idle.textContent()) ?? '';
   assert.match(text, /idle now (\d+s|not idle)/);
-  assert.match(text, /survived [2-9]/);
+  // At least the 2 waited for; a slow browser start may let more pass (10, 11, …).
+  const survived = /survived (\d+)/.exec(text);
+  assert.ok(survived !== null && Number(survived[1]) >= 2, `card says ${JSON.stringify(text)}`);
   assert.match(text, /expired 0/);
   assert.match(text, /inconclusive 0/);
   assert.match(text, /longest idle survived 0s/, 'idle 400 ms survived: shown in whole seconds');

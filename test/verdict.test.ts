@@ -195,3 +195,50 @@ test('a probe with thousands of legs gets a readable summary', () => {
   assert.match(v.summary, /leg0 \(timeout\), leg1 \(timeout\), .* and 1991 more dropped together/);
   assert.ok(v.summary.length < 1_000, `${v.summary.length} characters`);
 });
+
+// ---- the probe's own stalls ---------------------------------------------------------------
+
+const STALL = { from: T - 6_000, to: T - 1_000, seconds: 5 };
+
+test('verdict: timeouts on every leg right after the probe stalled -> probe_stalled, no segment blamed', () => {
+  const drops = [drop('cloudflare', 'timeout', 0), drop('internal', 'timeout', 300), drop('t3serve', 'timeout', 500)];
+  const v = verdictOf(drops, { stalls: [STALL] });
+  assert.equal(v.verdict, 'probe_stalled', v.summary);
+  assert.equal(v.bursts[0]?.verdict, 'probe_stalled');
+  assert.match(v.summary, /^The probe itself stalled for 5\.00 s at 2026-11-22T02:59:54\.000Z; no segment is blamed: /);
+  assert.match(v.summary, /swarm-vip stayed up/);
+  assert.deepEqual(v.stalls, [STALL]);
+  // Without the stall the same drops blame Traefik, dispatch or the host.
+  assert.equal(verdictOf(drops).verdict, 'traefik_dispatch_or_host');
+});
+
+test('verdict: the per-drop stall record (--probe) decides, even when the stall ring forgot the stall', () => {
+  const stalled = { ...drop('cloudflare', 'timeout', 0), probeStalledSeconds: 4.2 };
+  const v = verdictOf([stalled]);
+  assert.equal(v.verdict, 'probe_stalled', v.summary);
+  assert.match(v.summary, /^The probe itself stalled for 4\.20 s before /);
+  // A drop whose own record says the probe ran the whole time blames its segment, stall nearby or not.
+  const ran = { ...drop('cloudflare', 'timeout', 0), probeStalledSeconds: 0 };
+  assert.equal(verdictOf([ran], { stalls: [STALL] }).verdict, 'cdn_edge_or_wan');
+});
+
+test('verdict: evidence independent of the stall (a reset, a close) keeps its segment, and the summary still says the probe stalled', () => {
+  const v = verdictOf([drop('cloudflare', 'reset', 0), drop('internal', 'timeout', 200)], { stalls: [STALL] });
+  assert.equal(v.verdict, 'traefik_dispatch_or_host', v.summary);
+  assert.match(v.summary, /Note: The probe itself stalled for 5\.00 s at 2026-11-22T02:59:54\.000Z around then; its timeouts may be its own doing\./);
+});
+
+test('verdict: a stall long before a timeout (beyond STALL_REACH_MS) does not excuse it', () => {
+  const v = verdictOf([drop('cloudflare', 'timeout', 60_000)], { stalls: [STALL] });
+  assert.equal(v.verdict, 'cdn_edge_or_wan', v.summary);
+});
+
+test('verdict: nothing dropped but the probe stalled in the window -> probe_stalled; it vouches for nothing then', () => {
+  const v = verdictOf([], { stalls: [STALL, { from: T + 30_000, to: T + 30_400, seconds: 0.4 }] });
+  assert.equal(v.verdict, 'probe_stalled', v.summary);
+  assert.match(v.summary, /^The probe itself stalled for 5\.00 s at 2026-11-22T02:59:54\.000Z \(and 1 more stall, 5\.40 s in all\); no segment is blamed\./);
+  assert.match(v.summary, /cannot vouch for the time it did not run/);
+  assert.deepEqual(v.cleanLegs, ['cloudflare', 'internal', 't3serve', 'swarm-vip']);
+  // Stalls outside the window change nothing.
+  assert.equal(verdictOf([], { stalls: [{ from: T - 200_000, to: T - 195_000, seconds: 5 }] }).verdict, 'exonerated');
+});

@@ -6,7 +6,7 @@
  *   - The probe observed everything since it started, unless the ring is full: then it has
  *     forgotten whatever came before its oldest drop.
  */
-import type { DownSpan } from './verdict.js';
+import type { DownSpan, StallSpan } from './verdict.js';
 
 export interface RingDrop {
   readonly leg: string;
@@ -53,4 +53,9 @@ export function completeSince(startedAt: number, drops: readonly RingDrop[], rin
   const oldest = drops[0]?.at;
   const ringFull = oldest !== undefined && ringCapacity !== undefined && drops.length >= ringCapacity;
   return ringFull ? Math.max(startedAt, oldest) : startedAt;
+}
+
+/** The probe's own stalls (its /status `recentStalls`: start in Unix ms, length) as spans. */
+export function stallSpansOf(stalls: readonly { readonly at: number; readonly seconds: number }[]): StallSpan[] {
+  return stalls.map((s) => ({ from: s.at, to: s.at + s.seconds * 1000, seconds: s.seconds }));
 }

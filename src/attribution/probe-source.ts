@@ -4,10 +4,11 @@
  * start, the answer says so instead of pretending the window is complete.
  */
 import { ProbeError, errorText } from '../errors.js';
-import { completeSince, downSpansOf, type RingDrop } from './probe-history.js';
+import { readBoundedText } from '../util/read-bounded.js';
+import { completeSince, downSpansOf, stallSpansOf, type RingDrop } from './probe-history.js';
 import type { LegRole } from '../roles.js';
 import { LEG_ROLES } from '../roles.js';
-import type { AttributionDrop, AttributionInput, ObservedSpan } from './verdict.js';
+import type { AttributionDrop, AttributionInput, ObservedSpan, StallSpan } from './verdict.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
 
@@ -19,6 +20,8 @@ interface StatusDoc {
   readonly recentDrops: readonly (AttributionDrop & RingDrop)[];
   /** Earlier runs' spans (a probe with a `state` file); absent from older probes. */
   readonly observed: readonly ObservedSpan[];
+  /** The probe's own stalls; empty from a probe too old to report them. */
+  readonly stalls: readonly StallSpan[];
 }
 
 /** A probe keeps at most 64 earlier runs; more is not a t3-probe document. */
@@ -38,10 +41,7 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
   try {
     const res = await fetch(url, { signal, headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const length = Number(res.headers.get('content-length') ?? 0);
-    if (length > MAX_STATUS_BYTES) throw new Error(`response too large (${length} bytes)`);
-    text = await res.text();
-    if (text.length > MAX_STATUS_BYTES) throw new Error('response too large');
+    text = await readBoundedText(res, MAX_STATUS_BYTES);
   } catch (err) {
     throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --probe ${url.href}: ${errorText(err)}`, { cause: err });
   }
@@ -64,6 +64,7 @@ export async function readProbeSource(probeUrl: URL, at: number, windowMs: numbe
       observed: Number.isFinite(observedFrom)
         ? [...earlierRuns(doc, started), { from: observedFrom, to: now }]
         : [],
+      stalls: doc.stalls,
     },
     warnings,
   };
@@ -89,15 +90,25 @@ function parseStatus(text: string, where: string): StatusDoc {
     return fail('not JSON');
   }
   if (typeof raw !== 'object' || raw === null) return fail('not an object');
-  const doc = raw as { startedAt?: unknown; dropHistory?: unknown; legs?: unknown; recentDrops?: unknown; observed?: unknown };
+  const doc = raw as {
+    startedAt?: unknown;
+    dropHistory?: unknown;
+    legs?: unknown;
+    recentDrops?: unknown;
+    observed?: unknown;
+    recentStalls?: unknown;
+  };
   if (!Array.isArray(doc.legs) || !Array.isArray(doc.recentDrops)) return fail('no legs or recentDrops');
   const legs = doc.legs.map((l: unknown) => {
+    if (typeof l !== 'object' || l === null) return fail('a leg that is not an object');
     const leg = l as { name?: unknown; role?: unknown; state?: unknown; since?: unknown };
     if (typeof leg.name !== 'string' || typeof leg.state !== 'string') return fail('a leg without name or state');
     const role = (LEG_ROLES as readonly unknown[]).includes(leg.role) ? (leg.role as LegRole) : 'public';
     return { name: leg.name, role, state: leg.state, since: typeof leg.since === 'string' ? Date.parse(leg.since) : Number.NaN };
   });
   const drops = doc.recentDrops.flatMap((d: unknown): (AttributionDrop & RingDrop)[] => {
+    // A drop that is not one is skipped, as one with a wrong field is.
+    if (typeof d !== 'object' || d === null) return [];
     const drop = d as {
       leg?: unknown;
       reason?: unknown;
@@ -107,6 +118,7 @@ function parseStatus(text: string, where: string): StatusDoc {
       status?: unknown;
       expiry?: unknown;
       recoveredAt?: unknown;
+      probeStalledSeconds?: unknown;
     };
     if (typeof drop.leg !== 'string' || !Number.isFinite(drop.at) || !(REASONS as readonly unknown[]).includes(drop.reason)) return [];
     return [
@@ -119,6 +131,7 @@ function parseStatus(text: string, where: string): StatusDoc {
         ...(typeof drop.closeCode === 'number' ? { closeCode: drop.closeCode } : {}),
         ...(typeof drop.status === 'number' ? { status: drop.status } : {}),
         ...(typeof drop.expiry === 'string' ? { expiry: drop.expiry } : {}),
+        ...(finiteNonNegative(drop.probeStalledSeconds) ? { probeStalledSeconds: drop.probeStalledSeconds } : {}),
       },
     ];
   });
@@ -130,11 +143,20 @@ function parseStatus(text: string, where: string): StatusDoc {
           : [];
       })
     : [];
+  const stalls = (Array.isArray(doc.recentStalls) ? doc.recentStalls : []).flatMap((s: unknown) => {
+    const stall = s as { at?: unknown; seconds?: unknown };
+    return Number.isFinite(stall.at) && finiteNonNegative(stall.seconds) ? [{ at: stall.at as number, seconds: stall.seconds }] : [];
+  });
   return {
     observed,
     startedAt: typeof doc.startedAt === 'string' ? doc.startedAt : '',
     dropHistory: typeof doc.dropHistory === 'number' ? doc.dropHistory : undefined,
     legs,
     recentDrops: drops,
+    stalls: stallSpansOf(stalls),
   };
+}
+
+function finiteNonNegative(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }

@@ -6,13 +6,16 @@
  *   - min_over_time(t3probe_connected) finds legs that were down in the window without a new drop,
  *     and t3probe_connected at the window's start finds legs that went down before it;
  *   - the steps with samples of t3probe_leg_info are the time the window is covered;
- *   - p99 RTT inside the window against the 15 minutes before it finds spikes.
+ *   - p99 RTT inside the window against the 15 minutes before it finds spikes;
+ *   - the steps at which t3probe_probe_stall_seconds_total grew are when the probe itself stalled.
  */
+import { readBoundedText } from '../util/read-bounded.js';
 import { ProbeError, errorText } from '../errors.js';
 import type { Reason } from '../reasons.js';
 import { REASONS } from '../reasons.js';
 import { LEG_ROLES, type LegRole } from '../roles.js';
-import type { AttributionDrop, AttributionInput, LegRttEvidence, ObservedSpan } from './verdict.js';
+import { STALL_REACH_MS } from './verdict.js';
+import type { AttributionDrop, AttributionInput, LegRttEvidence, ObservedSpan, StallSpan } from './verdict.js';
 
 interface Sample {
   readonly metric: Readonly<Record<string, string>>;
@@ -35,8 +38,12 @@ interface ApiBody {
   readonly data?: { readonly result?: Sample[] };
 }
 
-/** A Prometheus API answer is a JSON object with a string `status`; anything else is not one. */
-function parseApiBody(text: string): ApiBody | undefined {
+/**
+ * A Prometheus API answer is a JSON object with a string `status`; anything else is not one
+ * (undefined). Its samples are checked here, once: a result that is not a list of samples (a
+ * `metric` of labels, a `value` pair or a `values` list of pairs) gives the reason it is malformed.
+ */
+function parseApiBody(text: string): ApiBody | string | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -46,11 +53,38 @@ function parseApiBody(text: string): ApiBody | undefined {
   if (typeof raw !== 'object' || raw === null || typeof (raw as { status?: unknown }).status !== 'string') return undefined;
   const body = raw as { status: string; error?: unknown; data?: unknown };
   const data = typeof body.data === 'object' && body.data !== null ? (body.data as { result?: unknown }) : undefined;
+  const result: Sample[] = [];
+  if (data !== undefined && Array.isArray(data.result)) {
+    for (const item of data.result as unknown[]) {
+      const sample = sampleOf(item);
+      if (typeof sample === 'string') return sample;
+      result.push(sample);
+    }
+  }
   return {
     status: body.status,
     ...(typeof body.error === 'string' ? { error: body.error } : {}),
-    ...(data !== undefined && Array.isArray(data.result) ? { data: { result: data.result as Sample[] } } : {}),
+    ...(data !== undefined && Array.isArray(data.result) ? { data: { result } } : {}),
   };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One `[unix seconds, "value"]` pair, as Prometheus writes it. */
+function isPoint(value: unknown): value is readonly [number, string] {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'number' && typeof value[1] === 'string';
+}
+
+function sampleOf(item: unknown): Sample | string {
+  if (!isRecord(item) || !isRecord(item.metric) || !Object.values(item.metric).every((v) => typeof v === 'string')) {
+    return 'a sample without a metric of string labels';
+  }
+  const { metric, value, values } = item as { metric: Record<string, string>; value?: unknown; values?: unknown };
+  if (value !== undefined && !isPoint(value)) return 'a sample whose value is not a [time, "value"] pair';
+  if (values !== undefined && !(Array.isArray(values) && values.every(isPoint))) return 'a sample whose values are not [time, "value"] pairs';
+  return { metric, ...(value === undefined ? {} : { value }), ...(values === undefined ? {} : { values: values }) };
 }
 
 class PromClient {
@@ -66,14 +100,14 @@ class PromClient {
     let text: string;
     try {
       res = await fetch(url, { signal: this.signal, headers: { accept: 'application/json' } });
-      const length = Number(res.headers.get('content-length') ?? 0);
-      if (length > MAX_RESPONSE_BYTES) throw new Error(`response too large (${length} bytes)`);
-      text = await res.text();
-      if (text.length > MAX_RESPONSE_BYTES) throw new Error('response too large');
+      text = await readBoundedText(res, MAX_RESPONSE_BYTES);
     } catch (err) {
       throw new ProbeError('PROBE_ERR_SOURCE', `cannot read --prometheus ${this.base.href}: ${errorText(err)}`, { cause: err });
     }
     const body = parseApiBody(text);
+    if (typeof body === 'string') {
+      throw new ProbeError('PROBE_ERR_SOURCE', `--prometheus ${this.base.href} answered GET ${url.pathname} with a malformed result: ${body}`);
+    }
     if (body === undefined) {
       // Something answered, but not Prometheus' HTTP API: say what it was, not a JSON parse error.
       const type = res.headers.get('content-type') ?? 'no content type';
@@ -129,7 +163,7 @@ export async function readPrometheusSource(
   const step = Math.max(1, Math.ceil((to - from) / MAX_POINTS));
   // Down (connected 0) after at least one drop: a leg still connecting for the first time is not down.
   const down = `(${p}connected${sel} + on (job, instance, leg) (${p}last_drop_timestamp_seconds${sel} == bool 0))`;
-  const [lastDrop, counters, lastInWindow, increases, downInside, downAtStart, scraped, p99, baseline] = await Promise.all([
+  const [lastDrop, counters, lastInWindow, increases, downInside, downAtStart, scraped, p99, baseline, stalled] = await Promise.all([
     prom.range(`${p}last_drop_timestamp_seconds${sel}`, from, to, step),
     prom.range(`${p}disconnects_total${sel}`, from, to, step),
     // Range steps can fall short of the window's end; the newest drop inside it is never missed.
@@ -142,6 +176,8 @@ export async function readPrometheusSource(
     prom.range(`count(${p}leg_info${sel})`, from, to, step),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[${range}])))`, to),
     prom.instant(`histogram_quantile(0.99, sum by (leg, le) (rate(${p}rtt_seconds_bucket${sel}[15m])))`, from),
+    // From STALL_REACH_MS before the window: a stall just before it can still decide a timeout in it.
+    prom.range(`${p}probe_stall_seconds_total${sel}`, from - STALL_REACH_MS / 1000, to, step),
   ]);
 
   const drops: AttributionDrop[] = [];
@@ -172,7 +208,30 @@ export async function readPrometheusSource(
   const downLegs = [...new Set([...downInside, ...downAtStart].map((s) => s.metric.leg ?? ''))];
   const base = new Map(baseline.map((s) => [s.metric.leg ?? '', numberOf(s)]));
   const rtt: LegRttEvidence[] = p99.map((s) => ({ leg: s.metric.leg ?? '', p99Seconds: numberOf(s), baselineP99Seconds: base.get(s.metric.leg ?? '') ?? null }));
-  return { legs, drops, downLegs, rtt, observed: observedSpans(scraped[0]?.values ?? [], from, to, step) };
+  return { legs, drops, downLegs, rtt, observed: observedSpans(scraped[0]?.values ?? [], from, to, step), stalls: stallSpans(stalled, step) };
+}
+
+/**
+ * Where the probe stalled, from its stall counter: each step at which it grew by Δ seconds holds
+ * a stall of Δ that ended by that step (the first scrape after a stall is the one that sees it)
+ * and began after the previous step, less Δ. The span starts one step before the latest possible
+ * start, which is as precise as the step. A drop to a lower value is a restart: Δ is the value.
+ */
+function stallSpans(series: readonly Sample[], step: number): StallSpan[] {
+  const spans: StallSpan[] = [];
+  for (const s of series) {
+    const points = s.values ?? [];
+    for (let i = 1; i < points.length; i++) {
+      const [previousAt, previousText] = points[i - 1] ?? [0, '0'];
+      const [stepAt, text] = points[i] ?? [0, '0'];
+      const value = Number(text);
+      const previous = Number(previousText);
+      const grew = value >= previous ? value - previous : value;
+      if (!(grew > 0) || !Number.isFinite(grew)) continue;
+      spans.push({ from: Math.max(previousAt - grew, stepAt - grew - step) * 1000, to: stepAt * 1000, seconds: grew });
+    }
+  }
+  return spans.sort((a, b) => a.from - b.from);
 }
 
 /**

@@ -2,6 +2,9 @@
 import { formatDurationMs } from '../util/duration.js';
 import { formatCoverage, type Verdict } from './verdict.js';
 
+/** The newest stalls listed one per line; a starved probe may stall hundreds of times. */
+const MAX_STALLS_LISTED = 10;
+
 function hms(unixMs: number): string {
   return new Date(unixMs).toISOString().replace('T', ' ');
 }
@@ -36,6 +39,7 @@ export function formatVerdict(verdict: Verdict, source: string, warnings: readon
           drop.closeCode === undefined ? undefined : `close code ${drop.closeCode}`,
           drop.status === undefined ? undefined : `HTTP ${drop.status}`,
           drop.expiry === undefined ? undefined : `expiry ${drop.expiry}`,
+          (drop.probeStalledSeconds ?? 0) > 0 ? `the probe stalled ${drop.probeStalledSeconds?.toFixed(2)} s before it` : undefined,
         ].filter(Boolean);
         lines.push(`    ${hms(drop.at)}  ${drop.leg.padEnd(14)} ${drop.reason}${extra.length > 0 ? `  (${extra.join(', ')})` : ''}`);
       }
@@ -47,6 +51,12 @@ export function formatVerdict(verdict: Verdict, source: string, warnings: readon
     for (const s of verdict.rttSpikes) {
       lines.push(`  ${s.leg}: p99 ${(s.p99Seconds * 1000).toFixed(1)} ms${s.baselineP99Seconds === null ? '' : ` (baseline ${(s.baselineP99Seconds * 1000).toFixed(1)} ms)`}`);
     }
+  }
+  if (verdict.stalls.length > 0) {
+    lines.push('', 'The probe itself stalled (it did not run, so it observed nothing then):');
+    for (const s of verdict.stalls.slice(-MAX_STALLS_LISTED)) lines.push(`  ${hms(s.from)}  ${s.seconds.toFixed(2)} s`);
+    const more = verdict.stalls.length - MAX_STALLS_LISTED;
+    if (more > 0) lines.push(`  and ${more} earlier stall${more === 1 ? '' : 's'}`);
   }
   lines.push('', `Clean legs: ${verdict.cleanLegs.length > 0 ? verdict.cleanLegs.join(', ') : 'none'}`);
   for (const warning of warnings) lines.push(`Warning: ${warning}`);

@@ -12,6 +12,8 @@
  *   only an idle leg drops otherwise     -> its far end or whole path went away (its control
  *                                            connection dropped too: not an idle expiry)
  *   every leg is clean                   -> the user's last mile or device: infra exonerated
+ *   the probe itself stalled, and every drop of the deciding event is a timeout it may have
+ *   caused (or nothing dropped)          -> the probe, not the path: no segment is blamed
  *
  * Drops within `burstMs` of each other are one shared-segment event (a burst).
  *
@@ -24,6 +26,7 @@
  *     leg that went down before the window and was still down inside it was down in the window.
  *   - The summary names the deciding event (the one nearest `at`) and how many others there are.
  */
+import { STALL_REACH_MS } from '../config/defaults.js';
 import type { Reason } from '../reasons.js';
 import type { LegRole } from '../roles.js';
 
@@ -36,6 +39,7 @@ export const VERDICTS = [
   'idle_expiry',
   'idle_far_end',
   'exonerated',
+  'probe_stalled',
   'no_data',
 ] as const;
 export type VerdictKind = (typeof VERDICTS)[number];
@@ -49,6 +53,7 @@ export const SEGMENT_TEXT: Readonly<Record<VerdictKind, string>> = {
   idle_expiry: 'a middlebox that forgets idle connections (IPVS, LB, NAT)',
   idle_far_end: "the idle leg's far end or its whole path went away (not an idle expiry)",
   exonerated: "none: every leg was clean, so look at the user's last mile or device",
+  probe_stalled: 'none: the probe itself stalled (starved of CPU, stopped, or a GC pause), so no segment is blamed',
   no_data: 'unknown: the probe has no data for that time',
 };
 
@@ -63,6 +68,18 @@ export interface AttributionDrop {
   readonly expiry?: string;
   /** How many drops this stands for (Prometheus gives counts, not events). */
   readonly count?: number;
+  /**
+   * Seconds the probe itself was stalled before this drop (the probe's ring records it per drop).
+   * Absent (Prometheus): stall spans near the drop decide instead.
+   */
+  readonly probeStalledSeconds?: number;
+}
+
+/** A stretch in which the probe process itself did not run (Unix ms), and its length. */
+export interface StallSpan {
+  readonly from: number;
+  readonly to: number;
+  readonly seconds: number;
 }
 
 export interface LegRttEvidence {
@@ -104,6 +121,8 @@ export interface AttributionInput {
   readonly downLegs?: readonly string[];
   /** The time the source has data for. Absent: the whole window was observed. */
   readonly observed?: readonly ObservedSpan[];
+  /** When the probe itself stalled (its stall ring, or t3probe_probe_stall_seconds_total). */
+  readonly stalls?: readonly StallSpan[];
 }
 
 export interface DropBurst {
@@ -157,10 +176,33 @@ export interface Verdict {
   readonly rttSpikes: readonly RttSpike[];
   /** Burst sizes above 1 leg: simultaneous drops point at a shared segment. */
   readonly simultaneous: boolean;
+  /** The probe's own stalls that overlap the window, oldest first. */
+  readonly stalls: readonly StallSpan[];
 }
 
 export const DEFAULT_WINDOW_MS = 120_000;
 export const DEFAULT_BURST_MS = 3_000;
+
+/**
+ * A timeout is decided by the probe's own timer, so a stall of the probe can cause it; any other
+ * reason (a reset, a close, a refusal, a DNS answer) is the path's or far end's own evidence.
+ */
+function stallSensitive(drop: AttributionDrop): boolean {
+  return drop.reason === 'timeout' || (drop.reason === 'idle_expired' && drop.expiry === 'silent');
+}
+
+/**
+ * Without a per-drop record (Prometheus), a stall that ended up to STALL_REACH_MS before a
+ * timeout counts as overlapping it, the same reach the probe uses for its per-drop record.
+ */
+export { STALL_REACH_MS };
+
+/** Whether the probe's own stall may have decided this drop. */
+function stallDependent(drop: AttributionDrop, stalls: readonly StallSpan[]): boolean {
+  if (!stallSensitive(drop)) return false;
+  if (typeof drop.probeStalledSeconds === 'number') return drop.probeStalledSeconds > 0;
+  return stalls.some((s) => s.from <= drop.at && s.to >= drop.at - STALL_REACH_MS);
+}
 
 /** At most this many other events are named in a summary; the rest are counted. */
 const MAX_OTHER_EVENTS_NAMED = 3;
@@ -224,6 +266,8 @@ export function attribute(input: AttributionInput): Verdict {
   const roleByLeg = new Map(input.legs.map((l) => [l.name, l.role]));
   const roleOf = (leg: string): LegRole | undefined => roleByLeg.get(leg);
   const inWindow = input.drops.filter((d) => d.at >= from && d.at <= to).sort((a, b) => a.at - b.at);
+  const allStalls = input.stalls ?? [];
+  const stalls = allStalls.filter((s) => s.to >= from && s.from <= to).sort((a, b) => a.from - b.from);
 
   const bursts: DropBurst[] = [];
   let current: AttributionDrop[] = [];
@@ -231,7 +275,9 @@ export function attribute(input: AttributionInput): Verdict {
     if (current.length === 0) return;
     const legs = [...new Set(current.map((d) => d.leg))];
     const roles = new Set(legs.map(roleOf).filter((r): r is LegRole => r !== undefined));
-    bursts.push({ from: current[0]?.at ?? 0, to: current.at(-1)?.at ?? 0, legs, drops: current, verdict: classify(roles, current, roleOf) });
+    // A burst made only of timeouts the probe's own stall may have decided blames no segment.
+    const verdict = current.every((d) => stallDependent(d, allStalls)) ? 'probe_stalled' : classify(roles, current, roleOf);
+    bursts.push({ from: current[0]?.at ?? 0, to: current.at(-1)?.at ?? 0, legs, drops: current, verdict });
     current = [];
   };
   for (const drop of inWindow) {
@@ -261,7 +307,7 @@ export function attribute(input: AttributionInput): Verdict {
   });
   const deciding = decidingBurst === null ? undefined : bursts[decidingBurst];
   const partial = coverage.fraction > 0 && coverage.fraction < 1;
-  const context: SummaryContext = { input, from, to, coverage, cleanLegs: cleanCandidates, downLegs, bursts, roleOf };
+  const context: SummaryContext = { input, from, to, coverage, cleanLegs: cleanCandidates, downLegs, bursts, roleOf, stalls: allStalls };
 
   let verdict: VerdictKind;
   let summary: string;
@@ -271,6 +317,11 @@ export function attribute(input: AttributionInput): Verdict {
   } else if (deciding !== undefined) {
     verdict = deciding.verdict;
     summary = describeBurst(deciding, context);
+  } else if (downLegs.length === 0 && stalls.length > 0) {
+    // Nothing dropped, but the probe did not run for part of the window: it vouches for nothing then.
+    verdict = 'probe_stalled';
+    const clean = context.cleanLegs.length > 0 ? ` ${list(context.cleanLegs)} stayed up otherwise` : ' No leg dropped';
+    summary = `${describeStalls(stalls)}; no segment is blamed.${clean}, but the probe cannot vouch for the time it did not run.`;
   } else if (downLegs.length > 0) {
     const roles = new Set(downLegs.map(roleOf).filter((r): r is LegRole => r !== undefined));
     // The drops that began the outage (before the window) say why, when the source kept them.
@@ -278,6 +329,7 @@ export function attribute(input: AttributionInput): Verdict {
     verdict = classify(roles, causes, roleOf);
     const clean = context.cleanLegs.length > 0 ? `; ${list(context.cleanLegs)} stayed up` : '';
     summary = `No new drop in the window, but ${list(downLegs)} ${downLegs.length > 1 ? 'were' : 'was'} down in it (an ongoing outage that began earlier)${clean}: ${SEGMENT_TEXT[verdict]}.`;
+    if (stalls.length > 0) summary += ` Note: ${describeStalls(stalls)}.`;
   } else if (rttSpikes.some((s) => roleOf(s.leg) === 'serve')) {
     verdict = 'serve_process';
     const spike = rttSpikes.find((s) => roleOf(s.leg) === 'serve');
@@ -312,6 +364,7 @@ export function attribute(input: AttributionInput): Verdict {
     cleanLegs: verdict === 'no_data' ? [] : cleanCandidates,
     rttSpikes,
     simultaneous: bursts.some((b) => b.legs.length > 1),
+    stalls,
   };
 }
 
@@ -324,6 +377,8 @@ interface SummaryContext {
   readonly downLegs: readonly string[];
   readonly bursts: readonly DropBurst[];
   readonly roleOf: (leg: string) => LegRole | undefined;
+  /** Every stall the source knows of, also those just before the window. */
+  readonly stalls: readonly StallSpan[];
 }
 
 function distance(burst: DropBurst, at: number): number {
@@ -359,7 +414,28 @@ function describeBurst(burst: DropBurst, ctx: SummaryContext): string {
   const ongoingText = ongoing.length > 0 ? ` Also down in the window, since before it: ${list(ongoing)}.` : '';
   // Only legs with no drop and no down time anywhere in the window are said to have stayed up.
   const clean = ctx.cleanLegs.length > 0 ? `; ${list(ctx.cleanLegs)} stayed up` : '';
-  return `${list(what)} ${together} ${when}${clean}: ${tail}.${all}${otherText}${ongoingText}`;
+  // The stalls that may have decided this burst: from STALL_REACH_MS before it to its end.
+  const near = ctx.stalls.filter((s) => s.from <= burst.to && s.to >= burst.from - STALL_REACH_MS);
+  if (burst.verdict === 'probe_stalled') {
+    const own = near.length > 0 ? describeStalls(near) : describeDropStalls(burst.drops);
+    return `${own}; no segment is blamed: ${list(what)} ${together} ${when}, on the probe's own timer while it could not run${clean}.${otherText}${ongoingText}`;
+  }
+  const stallText = near.length > 0 ? ` Note: ${describeStalls(near)} around then; its timeouts may be its own doing.` : '';
+  return `${list(what)} ${together} ${when}${clean}: ${tail}.${all}${stallText}${otherText}${ongoingText}`;
+}
+
+/** "the probe itself stalled for 5.02 s at <time> (and 3 more stalls, 6.10 s in all)". */
+function describeStalls(stalls: readonly StallSpan[]): string {
+  const longest = stalls.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+  const total = stalls.reduce((sum, s) => sum + s.seconds, 0);
+  const more = stalls.length > 1 ? ` (and ${stalls.length - 1} more stall${stalls.length > 2 ? 's' : ''}, ${total.toFixed(2)} s in all)` : '';
+  return `The probe itself stalled for ${longest.seconds.toFixed(2)} s at ${iso(longest.from)}${more}`;
+}
+
+/** The same from the drops' own records, when the stall ring no longer holds the stall. */
+function describeDropStalls(drops: readonly AttributionDrop[]): string {
+  const longest = Math.max(0, ...drops.map((d) => d.probeStalledSeconds ?? 0));
+  return `The probe itself stalled for ${longest.toFixed(2)} s before ${iso(drops[0]?.at ?? 0)}`;
 }
 
 /** At most this many names in one sentence; a probe may hold thousands of legs. */

@@ -24,7 +24,7 @@ import { formatBytes } from '../config/size.js';
 import { ECHO_DEFAULTS } from '../echo/options.js';
 import { formatDurationMs } from '../util/duration.js';
 import { formatHostPort } from '../net/listen.js';
-import { DEFAULT_ECHO_LISTEN, DEFAULT_EXPECTATION, ECHO_TOKEN_ENV, DEFAULT_PROMETHEUS_JOB, DEFAULT_SWEEP_STEPS, MAX_SWEEP_STEPS } from './defaults.js';
+import { DEFAULT_ECHO_LISTEN, DEFAULT_EXPECTATION, ECHO_TOKEN_ENV, DEFAULT_PROMETHEUS_JOB, DEFAULT_SWEEP_STEPS, MAX_SWEEP_STEPS, SHUTDOWN_TIMEOUT_MS } from './defaults.js';
 
 /** The control interval a long idle gets: the cap that a short idle's quarter may lower. */
 const CONTROL_INTERVAL_CAP_MS = defaultControlIntervalMs(Number.POSITIVE_INFINITY);
@@ -53,7 +53,13 @@ Exit codes: 0 ok, 1 runtime failure (for example the listen port is taken), 2 us
 export const RUN_USAGE = `Usage: t3-probe run --config probe.yaml [--listen host:port] [--log-level level]
 
 Hold the legs described in the config file and serve /metrics, /status, /healthz and /readyz
-(default listen address ${formatHostPort(DEFAULT_LISTEN)}). SIGTERM or SIGINT closes gracefully; a second one exits at once.
+(default listen address ${formatHostPort(DEFAULT_LISTEN)}).
+
+SIGHUP, or a change to the config file, reloads it: unchanged legs keep their connections and
+counters, added legs start, removed legs stop and their series go. A bad config is refused with
+the start-up error and the running one stays; listen, metrics.prefix and state need a restart.
+SIGTERM or SIGINT closes gracefully (exit 0), a second one exits at once, and a close that takes
+over ${SHUTDOWN_TIMEOUT_MS / 1000} s exits 1.
 
 Options:
   -c, --config <file>      YAML config (required)

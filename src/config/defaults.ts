@@ -33,3 +33,17 @@ export const DEFAULT_DOH = {
 
 /** `t3-probe demo` and startDemo: the usual port, on loopback only (the demo is not for a network). */
 export const DEMO_LISTEN: ListenAddress = { host: '127.0.0.1', port: DEFAULT_LISTEN.port };
+
+/**
+ * The probe's own stall detector: a timer ticking every STALL_TICK_MS; a tick later than
+ * STALL_THRESHOLD_MS is a stall of the process (SIGSTOP, CPU throttling, a GC pause), and the
+ * last STALL_HISTORY of them are kept for /status and attribution.
+ */
+export const STALL_TICK_MS = 100;
+export const STALL_THRESHOLD_MS = 250;
+export const STALL_HISTORY = 128;
+/**
+ * How far back before a drop a stall of the probe still counts as overlapping it: longer than the
+ * deadline of any sane leg (default 2 × 1 s). A stall longer ago than this did not decide it.
+ */
+export const STALL_REACH_MS = 10_000;

@@ -93,7 +93,8 @@ export class Section {
   checkKeys(valid: readonly string[], misplaced?: (key: string) => string | undefined): void {
     for (const key of this.keys()) {
       if (valid.includes(key)) continue;
-      this.ctx.issues.problem(this.keyPath(key), misplaced?.(key) ?? unknownKeyReason(key, valid));
+      // An empty key (`? : x`, `"": x`) at the root would be path "", which means the whole document.
+      this.ctx.issues.problem(this.keyPath(key === '' ? '""' : key), misplaced?.(key) ?? unknownKeyReason(key, valid));
     }
   }
 

@@ -12,14 +12,19 @@ const UNIT_BYTES: Readonly<Record<string, number>> = {
   MiB: 1_048_576,
   GiB: 1_073_741_824,
 };
-const SIZE = /^(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|KiB|MiB|GiB)?$/;
+const SIZE = /^(\d+)(?:\.(\d+))?\s*(B|kB|KB|MB|GB|KiB|MiB|GiB)?$/;
 
 /** Whole bytes, or undefined when the input is not a size or is not a whole number of bytes. */
 export function parseByteSize(input: string | number): number | undefined {
   if (typeof input === 'number') return Number.isSafeInteger(input) && input >= 0 ? input : undefined;
   const match = SIZE.exec(input.trim());
   if (match === null) return undefined;
-  const bytes = Number(match[1]) * (UNIT_BYTES[match[2] ?? 'B'] ?? 1);
+  // Whole numbers only (BigInt): "1.001KB" is 1001 bytes, though 1.001 * 1000 is not 1001 in floating point.
+  const decimals = match[2] ?? '';
+  const scaled = BigInt((match[1] ?? '') + decimals) * BigInt(UNIT_BYTES[match[3] ?? 'B'] ?? 1);
+  const divisor = 10n ** BigInt(decimals.length);
+  if (scaled % divisor !== 0n) return undefined;
+  const bytes = Number(scaled / divisor);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 

@@ -16,6 +16,7 @@ import { hostnameOf } from '../net/resolver.js';
 import { SessionEnd } from './session-end.js';
 import { UrlLeg } from './url-leg.js';
 import { openTimedSocket } from '../net/socket.js';
+import { RunDeadline, stalledNote, type DeadlineSpent, type StallClock } from '../util/run-deadline.js';
 
 export class HttpLeg extends UrlLeg<HttpLegOptions> {
   protected override async openSession(signal: AbortSignal): Promise<LegSession> {
@@ -25,6 +26,7 @@ export class HttpLeg extends UrlLeg<HttpLegOptions> {
       onRtt: (seconds) => this.recordRtt(seconds),
       onFailure: () => this.recordHeartbeat('failed'),
       onTimeout: () => this.recordHeartbeat('timeout'),
+      stalls: this.stalls,
     });
     try {
       await session.first(signal);
@@ -41,6 +43,8 @@ interface PollHooks {
   onRtt(seconds: number): void;
   onFailure(): void;
   onTimeout(): void;
+  /** Request deadlines discount time the probe itself was stalled. */
+  readonly stalls: StallClock;
 }
 
 class HttpPollSession implements LegSession {
@@ -116,8 +120,17 @@ class HttpPollSession implements LegSession {
 
   async #request(signal: AbortSignal): Promise<void> {
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.#options.deadlineMs);
-    timer.unref();
+    // Judged on the time this process ran: after a stall, an answer already in the socket is read
+    // before the deadline decides (see util/run-deadline.ts).
+    let spent: DeadlineSpent | undefined;
+    const timer = new RunDeadline(
+      this.#options.deadlineMs,
+      (s) => {
+        spent = s;
+        deadline.abort();
+      },
+      this.#hooks.stalls,
+    );
     const both = anySignal([signal, deadline.signal]);
     let answer: TimedAnswer;
     try {
@@ -131,12 +144,13 @@ class HttpPollSession implements LegSession {
       if (signal.aborted) throw signal.reason;
       if (deadline.signal.aborted) {
         this.#hooks.onTimeout();
-        throw new ProbeError('PROBE_ERR_REQUEST_TIMEOUT', `GET ${this.#path} took longer than ${this.#options.deadlineMs} ms`, { cause: err });
+        const note = spent === undefined ? '' : stalledNote(spent);
+        throw new ProbeError('PROBE_ERR_REQUEST_TIMEOUT', `GET ${this.#path} took longer than ${this.#options.deadlineMs} ms${note}`, { cause: err });
       }
       this.#hooks.onFailure();
       throw isProbeError(err) ? err : new ProbeError('PROBE_ERR_CONNECT', errorText(err), { cause: err });
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
       both.dispose();
     }
     if (answer.status < 200 || answer.status > 299) {

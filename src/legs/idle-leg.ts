@@ -78,6 +78,7 @@ export class IdleLeg extends UrlLeg<IdleLegOptions> {
         target,
         {
           connectTimeoutMs: remainingMs,
+          stalls: this.stalls,
           ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
           onPhase: (phase, seconds) => this.recordPhase(phase, seconds),
         },
@@ -85,7 +86,7 @@ export class IdleLeg extends UrlLeg<IdleLegOptions> {
         deadlineMs,
         signal,
       ),
-      openVerified(target, { connectTimeoutMs: remainingMs }, verifyControl, deadlineMs, signal),
+      openVerified(target, { connectTimeoutMs: remainingMs, stalls: this.stalls }, verifyControl, deadlineMs, signal),
     ]);
     if (idle.status === 'rejected' || control.status === 'rejected') {
       if (idle.status === 'fulfilled') idle.value.channel.terminate();
@@ -95,7 +96,7 @@ export class IdleLeg extends UrlLeg<IdleLegOptions> {
     this.recordRtt(idle.value.rttSeconds);
     const log = this.log;
     this.#control = new IdleControl(control.value.channel, {
-      open: async (s) => (await openVerified(target, { connectTimeoutMs: this.options.connectTimeoutMs }, verifyControl, deadlineMs, s)).channel,
+      open: async (s) => (await openVerified(target, { connectTimeoutMs: this.options.connectTimeoutMs, stalls: this.stalls }, verifyControl, deadlineMs, s)).channel,
       intervalMs: this.options.controlIntervalMs ?? defaultControlIntervalMs(this.options.idleMs),
       deadlineMs,
       onDown: ({ error }) => log.warn({ reason: reasonOf(error), code: errorCodeChain(error), err: error }, 'idle control connection dropped'),

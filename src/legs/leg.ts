@@ -17,9 +17,11 @@ import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import type { LegRole } from '../roles.js';
 import type { BackoffOptions, LegKind } from '../config/types.js';
+import { STALL_REACH_MS } from '../config/defaults.js';
 import { ProbeError, errorText, isProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
 import { nowNs, secondsSince } from '../util/clock.js';
+import { NO_STALLS, type StallClock } from '../util/run-deadline.js';
 import { abortableDelay } from '../util/abortable-delay.js';
 import { errorCodeChain, reasonOf, type Reason } from '../reasons.js';
 import { RttHistory, type RttSample } from './rtt-history.js';
@@ -52,6 +54,11 @@ export interface DropEvent {
   readonly status?: number;
   /** Idle legs: how the expired connection showed it was dead. */
   readonly expiry?: IdleExpiry;
+  /**
+   * Seconds the probe process itself was stalled between the leg's last sign of life and this
+   * drop (0: it ran the whole time). Above 0, a `timeout` may be the probe's doing, not the path's.
+   */
+  readonly probeStalledSeconds: number;
   /**
    * Unix ms the leg came back up after this drop; null while it is still down. Set once, on
    * recovery, so a window that starts while the leg is still down knows it was down.
@@ -92,6 +99,8 @@ export interface IdleLegStatus {
 export interface LegDeps {
   readonly metrics: LegMetrics;
   readonly log: Logger;
+  /** The probe's stall detector: deadlines discount time the process did not run. Default: none. */
+  readonly stalls?: StallClock;
 }
 
 export interface LegEvents {
@@ -113,11 +122,14 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   readonly role: LegRole;
   protected readonly metrics: LegMetrics;
   protected readonly log: Logger;
+  protected readonly stalls: StallClock;
   readonly #backoff: BackoffOptions;
   readonly #abort = new AbortController();
   #state: LegState = 'connecting';
   #since = Date.now();
   #upSinceNs: bigint | undefined;
+  /** The leg's last sign of life (start, up, an answer): a drop's stall is measured from here. */
+  #aliveNs = nowNs();
   #lastRtt: number | null = null;
   readonly #rttHistory = new RttHistory();
   #lastDrop: DropEvent | null = null;
@@ -137,6 +149,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     this.#backoff = options.backoff;
     this.metrics = deps.metrics;
     this.log = deps.log;
+    this.stalls = deps.stalls ?? NO_STALLS;
   }
 
   /** Open one session. Throw (any error) when the connection can't be established. */
@@ -149,6 +162,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   /** Start the permanent connect/drop/reconnect loop. Calling it twice is a no-op. */
   start(): void {
     if (this.#running !== undefined || this.#abort.signal.aborted) return;
+    this.#aliveNs = nowNs();
     this.#running = this.#run(this.#abort.signal);
   }
 
@@ -196,6 +210,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   }
 
   protected recordRtt(seconds: number, result: HeartbeatResult = 'ok'): void {
+    this.#aliveNs = nowNs();
     this.#lastRtt = seconds;
     this.#rttHistory.push(Date.now(), seconds);
     this.metrics.observeRtt(seconds);
@@ -301,7 +316,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
 
   #markUp(): void {
     const previous = this.#state;
-    this.#upSinceNs = nowNs();
+    this.#upSinceNs = this.#aliveNs = nowNs();
     this.metrics.setConnected(true);
     // One clock reading: the drop's recovery is exactly when the leg's `since` says it came up.
     const upAt = Date.now();
@@ -328,6 +343,10 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     this.#upSinceNs = undefined;
     const at = Date.now();
     const details = error instanceof ProbeError ? error : undefined;
+    // Since the leg's last answer, but no further back than a stall can still decide a drop: an
+    // idle leg answers once per idle period, and a GC pause minutes ago excuses nothing.
+    const reachNs = nowNs() - BigInt(STALL_REACH_MS) * 1_000_000n;
+    const probeStalledSeconds = Math.round(this.stalls.stalledMsSince(this.#aliveNs > reachNs ? this.#aliveNs : reachNs)) / 1000;
     const event: DropEvent = {
       leg: this.name,
       kind: this.kind,
@@ -341,6 +360,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       ...(details?.closeCode === undefined ? {} : { closeCode: details.closeCode }),
       ...(details?.status === undefined ? {} : { status: details.status }),
       ...(details?.expiry === undefined ? {} : { expiry: details.expiry }),
+      probeStalledSeconds,
       recoveredAt: null,
     };
     this.#drops++;
@@ -359,6 +379,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
         expiry: event.expiry,
         upForSeconds,
         lastRttSeconds: this.#lastRtt,
+        ...(probeStalledSeconds > 0 ? { probeStalledSeconds } : {}),
       },
       'leg dropped',
     );

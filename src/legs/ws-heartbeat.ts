@@ -7,9 +7,14 @@
  * `duplicate` (a seq we already matched), `garbled` (anything else). A heartbeat unanswered after
  * its deadline ends the session with PROBE_ERR_HEARTBEAT_TIMEOUT, unless the far end had already
  * ended the connection by then (see `farEndEnded`): that end is the drop, not a timeout.
+ *
+ * The deadline is judged on the time this process ran (see util/run-deadline.ts): when it fires,
+ * I/O gets one turn first, and time the probe itself was stalled is not held against the far end.
+ * An answer read after the wall-clock deadline is `late` (its RTT includes the stall), never a drop.
  */
 import { ProbeError } from '../errors.js';
 import type { HeartbeatResult } from '../metrics/registry.js';
+import { NO_STALLS, spentSince, stalledNote, type StallClock } from '../util/run-deadline.js';
 
 interface Pending {
   readonly seq: number;
@@ -47,6 +52,7 @@ export class HeartbeatTracker {
   constructor(
     readonly deadlineMs: number,
     readonly hooks: HeartbeatHooks,
+    readonly stalls: StallClock = NO_STALLS,
   ) {
     this.#deadlineNs = BigInt(Math.round(deadlineMs * 1e6));
   }
@@ -86,7 +92,12 @@ export class HeartbeatTracker {
     try {
       const parsed: unknown = JSON.parse(data.toString('utf8'));
       const seq = typeof parsed === 'object' && parsed !== null ? (parsed as { seq?: unknown }).seq : undefined;
-      if (typeof seq === 'number' && Number.isInteger(seq) && seq > 0 && seq < this.#nextSeq) return 'duplicate';
+      // Sent and no longer pending means answered already: every unanswered heartbeat stays
+      // pending until its deadline ends the session. A reply naming a pending seq whose bytes
+      // did not match is a mangled answer, not a repeat.
+      if (typeof seq === 'number' && Number.isInteger(seq) && seq > 0 && seq < this.#nextSeq && !this.#pending.some((p) => p.seq === seq)) {
+        return 'duplicate';
+      }
     } catch {
       // not JSON: garbled
     }
@@ -94,40 +105,45 @@ export class HeartbeatTracker {
   }
 
   #arm(ms: number): void {
-    this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), Math.max(1, ms));
+    this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), Math.max(1, Math.ceil(ms)));
     this.#deadlineTimer.unref();
   }
 
   #checkDeadline(): void {
     this.#deadlineTimer = undefined;
     if (this.#stopped) return;
-    const oldest = this.#pending[0];
-    if (oldest === undefined) return;
-    const ageNs = process.hrtime.bigint() - oldest.sentNs;
-    if (ageNs < this.#deadlineNs) {
-      this.#arm(Number(this.#deadlineNs - ageNs) / 1e6);
-      return;
-    }
-    // Give I/O one turn of the loop first: if this process itself stalled, the reply may already
-    // be sitting in the socket, and blaming the network for our own stall would be a lie.
+    // Give I/O one turn of the loop first: after a stall of this process, every timer is overdue
+    // and runs before the sockets are read, while the reply may already be sitting in one.
+    // Not unref'd: an unref'd immediate lets the poll phase block until something else wakes it.
     this.#recheck = setImmediate(() => {
       this.#recheck = undefined;
-      if (this.#stopped) return;
-      if (this.#pending[0] !== oldest) {
-        if (this.#pending.length > 0) this.#checkDeadline();
-        return;
-      }
-      if (this.hooks.farEndEnded?.() === true) {
-        this.stop();
-        return;
-      }
-      this.stop();
-      this.hooks.onResult('timeout');
-      this.hooks.onTimeout(
-        new ProbeError('PROBE_ERR_HEARTBEAT_TIMEOUT', `heartbeat seq ${oldest.seq} unanswered after ${this.deadlineMs} ms`),
-      );
+      this.#judge();
     });
-    this.#recheck.unref();
+  }
+
+  #judge(): void {
+    if (this.#stopped) return;
+    const oldest = this.#pending[0];
+    if (oldest === undefined) return;
+    // Only the time this process ran counts against the far end.
+    const spent = spentSince(oldest.sentNs, this.stalls);
+    const ranMs = spent.elapsedMs - spent.stalledMs;
+    if (ranMs < this.deadlineMs) {
+      this.#arm(this.deadlineMs - ranMs);
+      return;
+    }
+    if (this.hooks.farEndEnded?.() === true) {
+      this.stop();
+      return;
+    }
+    this.stop();
+    this.hooks.onResult('timeout');
+    this.hooks.onTimeout(
+      new ProbeError(
+        'PROBE_ERR_HEARTBEAT_TIMEOUT',
+        `heartbeat seq ${oldest.seq} unanswered after ${Math.round(spent.elapsedMs)} ms (deadline ${this.deadlineMs} ms)${stalledNote(spent)}`,
+      ),
+    );
   }
 
   get outstanding(): number {

@@ -13,6 +13,7 @@ import type { LegSession } from './leg.js';
 import { SessionEnd } from './session-end.js';
 import { UrlLeg } from './url-leg.js';
 import { HeartbeatTracker, type HeartbeatHooks } from './ws-heartbeat.js';
+import type { StallClock } from '../util/run-deadline.js';
 
 const SEND_OPTIONS = { binary: false, compress: false } as const;
 
@@ -25,10 +26,16 @@ export class WsLeg extends UrlLeg<WsLegOptions> {
       signal,
     );
     return this.watchDns(
-      new WsHeartbeatSession(ws, this.options, socketError, {
-        onRtt: (seconds, result) => this.recordRtt(seconds, result),
-        onResult: (result) => this.recordHeartbeat(result),
-      }),
+      new WsHeartbeatSession(
+        ws,
+        this.options,
+        socketError,
+        {
+          onRtt: (seconds, result) => this.recordRtt(seconds, result),
+          onResult: (result) => this.recordHeartbeat(result),
+        },
+        this.stalls,
+      ),
     );
   }
 }
@@ -48,15 +55,20 @@ class WsHeartbeatSession implements LegSession {
     options: WsLegOptions,
     socketError: () => Error | undefined,
     record: Pick<HeartbeatHooks, 'onRtt' | 'onResult'>,
+    stalls: StallClock,
   ) {
     this.#ws = ws;
     this.#closeTimeoutMs = options.closeTimeoutMs;
-    this.#tracker = new HeartbeatTracker(options.deadlineMs, {
-      ...record,
-      send: (frame) => ws.send(frame, SEND_OPTIONS),
-      onTimeout: (err) => this.#finish(err),
-      farEndEnded: () => this.#farEndEnded(),
-    });
+    this.#tracker = new HeartbeatTracker(
+      options.deadlineMs,
+      {
+        ...record,
+        send: (frame) => ws.send(frame, SEND_OPTIONS),
+        onTimeout: (err) => this.#finish(err),
+        farEndEnded: () => this.#farEndEnded(),
+      },
+      stalls,
+    );
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#tracker.receive(data, isBinary));
     ws.on('error', (err) => this.#finish(socketError() ?? new ProbeError('PROBE_ERR_PROTOCOL', errorText(err), { cause: err })));
     ws.on('close', (code: number, reason: Buffer) => this.#finish(closeErrorOf(code, reason, socketError())));

@@ -57,6 +57,18 @@ export interface IdleLegMetrics {
   recordInconclusive(): void;
 }
 
+/** The probe's own health: its stalls (src/metrics/stall-monitor.ts) and its event-loop lag. */
+export interface StallMetrics {
+  /** One stall of the process itself, this long. */
+  addStall(seconds: number): void;
+}
+
+/** The event-loop delay over the last lag window (perf_hooks.monitorEventLoopDelay). */
+export interface EventLoopLag {
+  readonly maxSeconds: number;
+  readonly p99Seconds: number;
+}
+
 export interface ProbeMetricsOptions {
   /** Prefix of every probe metric; default DEFAULT_METRICS_PREFIX (`t3probe_`). Process metrics keep their standard names. */
   readonly prefix?: string;
@@ -213,6 +225,41 @@ export class ProbeMetrics {
   forIdleLeg(leg: string): IdleLegMetrics {
     this.#idle ??= new IdleSeries(this.prefix, this.registry);
     return this.#idle.bind(leg);
+  }
+
+  #stalls: StallMetrics | undefined;
+
+  /**
+   * Register the probe's own stall counter and event-loop lag gauges, read from `lag` at scrape
+   * time. The counter exists at 0 from the start, so increase() sees the first stall.
+   */
+  forStalls(lag: () => EventLoopLag): StallMetrics {
+    if (this.#stalls !== undefined) return this.#stalls;
+    const registers = [this.registry];
+    const stalled = new Counter({
+      name: `${this.prefix}probe_stall_seconds_total`,
+      help: 'Seconds the probe process itself did not run (SIGSTOP, CPU throttling, a GC pause): timer lateness beyond the stall threshold. Drops while it moves are the probe\'s doing, not the path\'s.',
+      registers,
+    });
+    stalled.inc(0);
+    new Gauge({
+      name: `${this.prefix}event_loop_lag_seconds`,
+      help: "The probe's longest event-loop delay over the last 10 s (perf_hooks.monitorEventLoopDelay).",
+      registers,
+      collect() {
+        this.set(lag().maxSeconds);
+      },
+    });
+    new Gauge({
+      name: `${this.prefix}event_loop_lag_p99_seconds`,
+      help: "The probe's p99 event-loop delay over the last 10 s (perf_hooks.monitorEventLoopDelay).",
+      registers,
+      collect() {
+        this.set(lag().p99Seconds);
+      },
+    });
+    this.#stalls = { addStall: (seconds) => stalled.inc(seconds) };
+    return this.#stalls;
   }
 
   get contentType(): string {

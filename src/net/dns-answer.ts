@@ -6,6 +6,8 @@ import { isIP } from 'node:net';
 import type { Answer } from 'dns-packet';
 
 const MAX_CNAME_HOPS = 16;
+/** RFC 2181 §8: a TTL with its most significant bit set is read as 0. */
+const MAX_TTL_S = 2 ** 31 - 1;
 
 export type RecordKind = 'A' | 'AAAA';
 
@@ -30,6 +32,11 @@ export function sameName(a: string, b: string): boolean {
   return a.toLowerCase().replace(/\.$/, '') === b;
 }
 
+function ttlOf(rr: Answer): number {
+  const ttl = 'ttl' in rr ? (rr.ttl ?? 0) : 0;
+  return ttl > MAX_TTL_S ? 0 : ttl;
+}
+
 function stringData(rr: Answer, type: RecordKind | 'CNAME'): string | undefined {
   if (rr.type !== type || !('data' in rr)) return undefined;
   return typeof rr.data === 'string' ? rr.data : undefined;
@@ -45,13 +52,13 @@ export function followChain(answers: readonly Answer[], name: string, type: Reco
     seen.add(current);
     const rrset = answers.filter((rr) => sameName(rr.name, current) && valid(stringData(rr, type) ?? ''));
     if (rrset.length > 0) {
-      for (const rr of rrset) ttlS = Math.min(ttlS, 'ttl' in rr ? (rr.ttl ?? 0) : 0);
+      for (const rr of rrset) ttlS = Math.min(ttlS, ttlOf(rr));
       return { ok: true, addresses: rrset.map((rr) => stringData(rr, type) ?? ''), ttlS };
     }
     const cname = answers.find((rr) => sameName(rr.name, current) && stringData(rr, 'CNAME') !== undefined);
     const target = cname === undefined ? undefined : normalizeName(stringData(cname, 'CNAME') ?? '');
     if (cname === undefined || target === undefined) break;
-    ttlS = Math.min(ttlS, 'ttl' in cname ? (cname.ttl ?? 0) : 0);
+    ttlS = Math.min(ttlS, ttlOf(cname));
     current = target;
   }
   return { ok: false, rcode: 'NOERROR' };

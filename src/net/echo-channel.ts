@@ -9,6 +9,7 @@ import type { TlsOptions } from '../config/types.js';
 import { ProbeError } from '../errors.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import { raceSignal } from '../util/race-signal.js';
+import { NO_STALLS, RunDeadline, stalledNote, type StallClock } from '../util/run-deadline.js';
 import { openTimedSocket, type SocketPhase } from './socket.js';
 import { closeErrorOf, connectWebSocket } from './websocket.js';
 
@@ -27,6 +28,8 @@ export interface EchoChannelOptions {
   /** TCP_KEEPIDLE via setKeepAlive(true, ms); undefined: keepalive explicitly off. */
   readonly keepaliveMs?: number;
   readonly onPhase?: (phase: SocketPhase | 'upgrade', seconds: number) => void;
+  /** Exchange deadlines discount time this process itself was stalled (util/run-deadline.ts). */
+  readonly stalls?: StallClock;
 }
 
 export interface EchoChannel {
@@ -53,8 +56,13 @@ export function openEchoChannel(target: EchoChannelTarget, options: EchoChannelO
 /** Shared bookkeeping: the first failure wins, and one exchange at a time. */
 class ChannelState {
   failure: Error | undefined;
+  readonly #stalls: StallClock;
   readonly #goneListeners = new Set<(err: Error) => void>();
-  #waiter: { expected: Buffer; received: Buffer[]; bytes: number; done: (err: Error | undefined) => void } | undefined;
+  #waiter: { expected: Buffer; bytes: number; done: (err: Error | undefined) => void } | undefined;
+
+  constructor(stalls: StallClock = NO_STALLS) {
+    this.#stalls = stalls;
+  }
 
   fail(err: Error): void {
     if (this.failure !== undefined) return;
@@ -77,19 +85,20 @@ class ChannelState {
   receive(chunk: Buffer): void {
     const waiter = this.#waiter;
     if (waiter === undefined) return; // unsolicited bytes while idle: ignored
-    waiter.received.push(chunk);
+    const { expected } = waiter;
+    const offset = waiter.bytes;
     waiter.bytes += chunk.length;
-    if (waiter.bytes > MAX_PENDING_BYTES) {
-      waiter.done(new ProbeError('PROBE_ERR_PROTOCOL', `echo sent ${waiter.bytes} bytes for a ${waiter.expected.length}-byte probe`));
+    // Checked as the bytes arrive: a wrong byte followed by silence is a garbled echo, not a timeout.
+    const owed = chunk.subarray(0, Math.max(0, expected.length - offset));
+    if (!owed.equals(expected.subarray(offset, offset + owed.length))) {
+      waiter.done(new ProbeError('PROBE_ERR_PROTOCOL', 'the echo did not return the probe verbatim'));
       return;
     }
-    if (waiter.bytes < waiter.expected.length) return;
-    const got = Buffer.concat(waiter.received, waiter.bytes);
-    waiter.done(
-      got.subarray(0, waiter.expected.length).equals(waiter.expected)
-        ? undefined
-        : new ProbeError('PROBE_ERR_PROTOCOL', 'the echo did not return the probe verbatim'),
-    );
+    if (waiter.bytes > MAX_PENDING_BYTES) {
+      waiter.done(new ProbeError('PROBE_ERR_PROTOCOL', `echo sent ${waiter.bytes} bytes for a ${expected.length}-byte probe`));
+      return;
+    }
+    if (waiter.bytes >= expected.length) waiter.done(undefined);
   }
 
   exchange(send: (payload: Buffer) => void, payload: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<number> {
@@ -98,21 +107,23 @@ class ChannelState {
     signal?.throwIfAborted();
     return new Promise<number>((resolve, reject) => {
       const started = nowNs();
-      const timer = setTimeout(() => {
-        finish(new ProbeError('PROBE_ERR_HEARTBEAT_TIMEOUT', `no echo within ${deadlineMs} ms`));
-      }, deadlineMs);
-      timer.unref();
+      const timer = new RunDeadline(
+        deadlineMs,
+        (spent) => finish(new ProbeError('PROBE_ERR_HEARTBEAT_TIMEOUT', `no echo within ${deadlineMs} ms${stalledNote(spent)}`)),
+        this.#stalls,
+        started,
+      );
       const onAbort = (): void => finish(signal?.reason as Error);
       signal?.addEventListener('abort', onAbort, { once: true });
       const finish = (err: Error | undefined): void => {
         if (this.#waiter?.done !== finish) return;
         this.#waiter = undefined;
-        clearTimeout(timer);
+        timer.cancel();
         signal?.removeEventListener('abort', onAbort);
         if (err === undefined) resolve(secondsSince(started));
         else reject(err);
       };
-      this.#waiter = { expected: payload, received: [], bytes: 0, done: finish };
+      this.#waiter = { expected: payload, bytes: 0, done: finish };
       send(payload);
     });
   }
@@ -124,7 +135,7 @@ async function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOpt
     { address: target.address, port, hostname: target.hostname, secure: false, tls: target.tls },
     { timeoutMs: options.connectTimeoutMs, ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }) },
   );
-  const state = new ChannelState();
+  const state = new ChannelState(options.stalls);
   socket.on('data', (chunk: Buffer) => state.receive(chunk));
   socket.on('error', (err) => state.fail(err));
   socket.on('end', () => state.fail(new ProbeError('PROBE_ERR_PEER_CLOSED', 'the echo closed the connection (FIN)')));
@@ -143,7 +154,7 @@ async function openTcpChannel(target: EchoChannelTarget, options: EchoChannelOpt
 }
 
 async function openWsChannel(target: EchoChannelTarget, options: EchoChannelOptions, signal: AbortSignal): Promise<EchoChannel> {
-  const state = new ChannelState();
+  const state = new ChannelState(options.stalls);
   const { ws, socketError } = await connectWebSocket(
     target,
     {

@@ -26,6 +26,7 @@ const VERDICT_LABELS: Readonly<Record<VerdictKind, { readonly label: string; rea
   idle_expiry: { label: 'Idle expiry (middlebox)', tone: 'warn' },
   idle_far_end: { label: 'Idle leg far end gone', tone: 'bad' },
   exonerated: { label: 'Infra exonerated', tone: 'ok' },
+  probe_stalled: { label: 'The probe itself stalled', tone: 'warn' },
   no_data: { label: 'No data', tone: 'none' },
 };
 

@@ -11,6 +11,7 @@ import type { Reason } from '../../src/reasons.js';
 import { createResolver } from '../../src/net/resolver.js';
 import { silentLogger } from '../../src/log.js';
 import { ProbeMetrics } from '../../src/metrics/registry.js';
+import type { StallClock } from '../../src/util/run-deadline.js';
 
 export const FAST = {
   dnsRecheckMs: 30_000,
@@ -90,7 +91,7 @@ async function sample(metrics: ProbeMetrics, name: string, labels: Record<string
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-export function startLeg(options: WsLegOptions | HttpLegOptions | IdleLegOptions): LegUnderTest {
+export function startLeg(options: WsLegOptions | HttpLegOptions | IdleLegOptions, extra: { stalls?: StallClock } = {}): LegUnderTest {
   const metrics = new ProbeMetrics({ processMetrics: false });
   const dohResolvers: DohResolver[] = [];
   const resolver = createResolver(options.resolve, (doh) => {
@@ -101,6 +102,7 @@ export function startLeg(options: WsLegOptions | HttpLegOptions | IdleLegOptions
   const leg = createLeg(options, {
     metrics: metrics.forLeg(options.name),
     log: silentLogger,
+    ...(extra.stalls === undefined ? {} : { stalls: extra.stalls }),
     resolver,
     idleMetrics: () => metrics.forIdleLeg(options.name),
   });
