@@ -144,7 +144,7 @@ process.on('message', (message: { type?: string }) => {
 });
 heapAfterGc();
 const before = resources();
-const probe = new Probe(config);
+let probe: Probe | undefined = new Probe(config);
 let drops = 0;
 let heapWarm: number | undefined;
 const heapCurve: [number, number][] = [];
@@ -175,13 +175,17 @@ async function finish(): Promise<void> {
   snapshot('end');
   const running = resources();
   const closing = performance.now();
-  await probe.close();
+  await probe?.close();
   const closeMs = performance.now() - closing;
+  // Drop the last reference and collect before counting: whatever a closed probe releases only
+  // when it is collected is then released too, and anything still live is held by something else.
+  probe = undefined;
   // Sockets and timers are released on the next turns of the loop; give them a bounded while.
   let after = resources();
   const deadline = performance.now() + 5_000;
   while (!sameCounts(after, before) && performance.now() < deadline) {
     await ownDelay(20);
+    gc!();
     after = resources();
   }
   send({ type: 'report', drops, heapWarm: heapWarm ?? Number.NaN, heapEnd, heapCurve, before, running, after, closeMs });
