@@ -925,3 +925,18 @@ void test('real hosts and addresses next to the reserved ones are not placeholde
   );
   assert.deepEqual(findPlaceholders(config), []);
 });
+
+test('headers: ${NAME} in a value comes from the environment, so a secret such as the echo token stays out of the file', () => {
+  const yaml = oneLeg('headers: { Authorization: "Bearer ${ECHO_TOKEN}", X-Both: "${A}-${B}" }');
+  const config = parse(yaml, { env: { ECHO_TOKEN: 's3cret-s3cret-s3cret', A: 'a', B: 'b' } });
+  assert.deepEqual(config.legs[0]?.headers, { Authorization: 'Bearer s3cret-s3cret-s3cret', 'X-Both': 'a-b' });
+  // Unset and empty both name the variable and the key; the message never carries a value.
+  const err = assertProblems(yaml, [
+    'legs[0] (a).headers.Authorization: references ${ECHO_TOKEN}, not set in the environment (got "Bearer ${ECHO_TOKEN}")',
+    'legs[0] (a).headers.X-Both: references ${B}, not set in the environment (got "${A}-${B}")',
+  ], { env: { A: 'a', B: '' } });
+  assert.equal(err.message.includes('s3cret'), false);
+  assertProblems(oneLeg('headers: { X-T: "${T}" }'), ['legs[0] (a).headers.X-T: expands to a value with CR, LF or NUL (from the environment) (got "${T}")'], {
+    env: { T: 'a\r\nInjected: 1' },
+  });
+});

@@ -134,10 +134,40 @@ void test('no amplification: on every route the server sends fewer bytes than it
 void test('the health route answers a curl-sized request in full and says nothing about the host', { timeout: 20_000 }, async (t) => {
   const server = await startServer(t);
   const port = server.httpAddress.port;
-  const { received } = await exchange(port, curlLike('GET', '/probe/healthz?x=1', port));
+  const { received } = await exchange(port, curlLike('GET', '/probe/healthz?x=1', port, ['Connection: close']));
   // Every byte of it: nothing but what a health check needs.
   assert.equal(received.toString('latin1'), 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nok\n');
   assertNothingRevealed('healthz', received.toString('latin1'));
+});
+
+void test('a health connection is kept alive when asked, within the reply budget, and must send its next head within the handshake timeout', { timeout: 20_000 }, async (t) => {
+  const server = await startServer(t, { handshakeTimeoutMs: 1_000 });
+  const port = server.httpAddress.port;
+  const socket = connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  const request = curlLike('GET', '/probe/healthz', port);
+  const answer = 'HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nok\n';
+  // Three requests on one connection, each answered in full, for longer than the handshake timeout:
+  // answering puts the connection back on the clock, it does not run from the accept.
+  for (let i = 1; i <= 3; i++) {
+    socket.write(request);
+    await waitFor(`answer ${i}`, () => received.length >= answer.length * i, { timeoutMs: 2_000 });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+  }
+  assert.equal(received, answer.repeat(3));
+  assert.ok(answer.length < Buffer.byteLength(request), 'each answer is smaller than its request');
+  assert.equal(socket.closed, false);
+  // A next head that starts and never finishes is cut by the handshake deadline.
+  const started = Date.now();
+  socket.write('GET /probe/healthz HTTP/1.1\r\nHost: x\r\n');
+  if (!socket.closed) await once(socket, 'close');
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed < 1_800, `cut after ${elapsed} ms`);
+  assert.equal(received, answer.repeat(3), 'nothing answered to the unfinished head');
+  assert.equal(server.counters.handshakeTimeouts, 1);
 });
 
 void test('allowedOrigins: a listed Origin and no Origin are admitted, any other is 403', { timeout: 20_000 }, async (t) => {

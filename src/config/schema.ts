@@ -94,6 +94,8 @@ export interface Normalized {
 interface Loader {
   readonly baseDir: string;
   readonly caFiles: CaFile[];
+  /** For `${NAME}` in header values, so a secret such as the echo token stays out of the file. */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /** Timing settings from `defaults`, before any leg overrides them. */
@@ -127,7 +129,7 @@ export function normalize(raw: unknown, options: NormalizeOptions): Normalized {
     locate: locate === undefined ? undefined : (path, target) => (variables.has(path) ? undefined : locate(path, target)),
   });
 
-  const loader: Loader = { baseDir: options.baseDir, caFiles: [] };
+  const loader: Loader = { baseDir: options.baseDir, caFiles: [], env: options.env };
   const root = new Section({ issues, overrides }, '', raw);
   root.checkKeys(ROOT_KEYS);
 
@@ -258,7 +260,10 @@ function readTls(section: Section, loader: Loader, owner: CaFile['owner']): TlsO
   return { insecure: section.boolean('insecure') ?? false };
 }
 
-function readHeaders(section: Section): Record<string, string> {
+/** `${NAME}` in a header value: the environment variable NAME, which must be set and non-empty. */
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+function readHeaders(section: Section, env: NodeJS.ProcessEnv): Record<string, string> {
   const headers: [string, string][] = [];
   const seen = new Map<string, string>();
   for (const name of section.keys()) {
@@ -279,7 +284,12 @@ function readHeaders(section: Section): Record<string, string> {
     }
     const value = section.read(name, (raw, fail) => {
       if (typeof raw !== 'string') return fail('must be a string (quote numbers and booleans)');
-      return /[\r\n\0]/.test(raw) ? fail('must not contain CR, LF or NUL') : raw;
+      if (/[\r\n\0]/.test(raw)) return fail('must not contain CR, LF or NUL');
+      const unset = [...raw.matchAll(ENV_REFERENCE)].map((m) => m[1] ?? '').filter((name) => (env[name] ?? '') === '');
+      if (unset.length > 0) return fail(`references ${unset.map((name) => `\${${name}}`).join(', ')}, not set in the environment`);
+      const expanded = raw.replace(ENV_REFERENCE, (_match, name: string) => env[name] ?? '');
+      // The expanded value is a secret: the error says what is wrong with it, never what it is.
+      return /[\r\n\0]/.test(expanded) ? fail('expands to a value with CR, LF or NUL (from the environment)') : expanded;
     });
     if (value !== undefined) headers.push([name, value]);
   }
@@ -372,7 +382,7 @@ function readLeg(
     resolve,
     // `index` is the leg's place in the config's legs too whenever the config is valid.
     tls: readTls(section.child('tls'), loader, index),
-    headers: readHeaders(section.child('headers')),
+    headers: readHeaders(section.child('headers'), loader.env),
   };
   // Kind-specific keys are read and checked even when a common key failed: the placeholders
   // above never escape, because any reported problem fails the whole load.

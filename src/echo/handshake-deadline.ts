@@ -3,12 +3,16 @@
  * complete upgrade request within `timeoutMs` of being accepted, or it is destroyed. Node's own
  * headersTimeout is only checked every 30 s (connectionsCheckingInterval), which let 100
  * slowloris connections hold their sockets for 89 s; this timer fires on time, per socket.
- * Plain HTTP requests need no exemption: every answer closes its connection well within it.
+ * A kept-alive health connection goes back on the clock after each answer: its next request head
+ * must arrive within the same bound, so a connection that paid for one answer can't dribble the
+ * next one forever.
  */
 import type { Duplex } from 'node:stream';
 
 export class HandshakeDeadline {
   readonly #timers = new Map<Duplex, NodeJS.Timeout>();
+  /** Sockets whose 'close' is already watched: a kept-alive socket is started once per request. */
+  readonly #watched = new WeakSet<Duplex>();
 
   constructor(
     readonly timeoutMs: number,
@@ -30,7 +34,10 @@ export class HandshakeDeadline {
     // Background work: an open listener keeps the process alive, not this.
     timer.unref();
     this.#timers.set(socket, timer);
-    socket.once('close', () => this.stop(socket));
+    if (!this.#watched.has(socket)) {
+      this.#watched.add(socket);
+      socket.once('close', () => this.stop(socket));
+    }
   }
 
   /** The connection made it (upgrade request complete), or is gone. */

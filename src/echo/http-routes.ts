@@ -2,9 +2,13 @@
  * The plain HTTP side of the echo server: the health route, and the short answers for requests
  * that are not ours to serve. Paths are matched without their query string.
  *
- * Every answer is as small as HTTP allows and closes the connection: no Date, no Server, no
- * keep-alive, bodies only where they are the point. That keeps each one below the size of any
- * real client's request (see reply-budget.ts), and leaves a stranger nothing to hold open.
+ * Every answer is as small as HTTP allows: no Date, no Server, bodies only where they are the
+ * point. That keeps each one below the size of any real client's request (see reply-budget.ts).
+ * Refusals close the connection, leaving a stranger nothing to hold open. A health answer keeps
+ * the connection open when the client asked for that (HTTP/1.1 without `Connection: close`):
+ * an http leg that reuses its connection is what notices a path forgetting established
+ * connections (a conntrack flush), and the reply budget is per connection, so reuse amplifies
+ * nothing. The server bounds how long a kept connection may wait for its next request.
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { EchoCounters } from './counters.js';
@@ -32,7 +36,8 @@ export function serveHealth(req: IncomingMessage, res: ServerResponse, counters:
     answer(req, res, counters, 405, { Allow: 'GET, HEAD' });
     return;
   }
-  answer(req, res, counters, 200, { 'Content-Length': String(HEALTH_BODY.length) }, HEALTH_BODY);
+  // res.shouldKeepAlive is false when the request asked to close (or was HTTP/1.0 without keep-alive).
+  answer(req, res, counters, 200, { Connection: res.shouldKeepAlive ? 'keep-alive' : 'close', 'Content-Length': String(HEALTH_BODY.length) }, HEALTH_BODY);
 }
 
 /** A plain GET on the WebSocket path: 426 names the protocol the path wants. */

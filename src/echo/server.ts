@@ -62,6 +62,9 @@ export interface EchoServer {
   destroy(): void;
 }
 
+/** How much sooner than the handshake deadline Node closes an idle kept-alive connection. */
+const KEEP_ALIVE_MARGIN_MS = 500;
+
 export async function startEchoServer(options: StartEchoOptions): Promise<EchoServer> {
   const { listen: listenAddress, tcpListen, tls, signal, ...rest } = options;
   signal?.throwIfAborted();
@@ -107,6 +110,17 @@ export async function startEchoServer(options: StartEchoOptions): Promise<EchoSe
   const mount = mountResolvedEcho(server, echoOptions, counters);
   // After the mount's own listener: by then the upgrade has been accepted or refused.
   server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => deadline.stop(socket));
+  // A complete request head is off the clock while it is answered; a connection kept alive after
+  // its answer goes back on it, for the head of its next request.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    deadline.stop(req.socket);
+    res.once('finish', () => {
+      if (res.shouldKeepAlive && !req.socket.destroyed) deadline.start(req.socket);
+    });
+  });
+  // Node closes an idle kept connection first (cleanly, between requests); the deadline above is
+  // for a next request that starts and never finishes.
+  server.keepAliveTimeout = Math.max(1, echoOptions.handshakeTimeoutMs - KEEP_ALIVE_MARGIN_MS);
 
   let httpAddress: BoundAddress;
   let tcp: TcpEcho | undefined;
