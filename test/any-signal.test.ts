@@ -49,7 +49,7 @@ test('dispose() unties the combined signal: a source aborting later no longer re
   assert.equal(both.signal.aborted, false);
 });
 
-test('resolveWithin on one long-lived signal, 20,000 times: the heap does not grow with the calls', async () => {
+test('resolveWithin on one long-lived signal, 50,000 times: the heap does not grow with the calls', async (t) => {
   const resolver = createResolver({ mode: 'pin', address: '127.0.0.1' }, () => {
     throw new Error('no DoH in this test');
   });
@@ -57,10 +57,13 @@ test('resolveWithin on one long-lived signal, 20,000 times: the heap does not gr
   const lookups = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) await resolveWithin(resolver, 'far.example.test', 60_000, leg.signal);
   };
-  await lookups(2_000);
+  // Warm up until V8 has compiled the path: its code is a one-off that would read as growth.
+  await lookups(10_000);
   const before = await heapAfterGc();
-  await lookups(20_000);
+  await lookups(50_000);
   const grown = (await heapAfterGc()) - before;
-  // AbortSignal.any() left ~60 bytes per call here (1.2 MB); without it, only noise remains.
-  assert.ok(grown < 200_000, `the heap grew ${grown} bytes over 20,000 lookups (${(grown / 20_000).toFixed(1)} per lookup)`);
+  t.diagnostic(`heap growth over 50,000 lookups: ${grown} bytes`);
+  // AbortSignal.any() left 51-74 bytes per call here (2.5 MB or more); without it, what remains is
+  // a few hundred kB at most of one-off code and allocation noise.
+  assert.ok(grown < 1_000_000, `the heap grew ${grown} bytes over 50,000 lookups (${(grown / 50_000).toFixed(1)} per lookup)`);
 });
