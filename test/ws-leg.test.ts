@@ -6,6 +6,7 @@ import { startDohResponder } from '../src/demo/doh-responder.js';
 import type { WsLegOptions } from '../src/config/types.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { dohOptions, startLeg, wsLegOptions, FAST } from './helpers/legs.js';
+import { startRawWsFarEnd } from './helpers/raw-ws-far-end.js';
 import { freePort, startHttpServer, startScriptedWsServer } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -135,6 +136,41 @@ test('a peer close frame drops the leg with reason closed and keeps the close co
   assert.equal(drop.closeCode, 4001);
   assert.match(drop.message, /4001 \(maintenance\)/);
   assert.equal(await probe.disconnects(), 1);
+});
+
+test('a close frame read before the heartbeat deadline is judged is the drop: closed 1012, not timeout, even with the FIN withheld', async (t) => {
+  // ws emits 'close' only once TCP is closed, which after a close frame waits for the far end's
+  // FIN; this far end never sends it, so only the heartbeat deadline ends the wait.
+  const far = await startRawWsFarEnd('close-frame');
+  t.after(() => far.close());
+  const probe = startLeg(wsLegOptions({ url: far.url, intervalMs: 10_000 }));
+  t.after(() => probe.close());
+  const drop = await probe.nextDrop();
+  assert.equal(drop.reason, 'closed', `${drop.code}: ${drop.message}`);
+  assert.equal(drop.closeCode, 1012);
+  assert.equal(await probe.heartbeats('timeout'), 0);
+  assert.deepEqual([await probe.disconnects('closed'), await probe.disconnects()], [1, 1]);
+});
+
+test('a FIN that reached a starved probe before its heartbeat deadline fired is the drop: closed, not timeout', async (t) => {
+  const far = await startRawWsFarEnd('fin');
+  t.after(() => far.close());
+  const probe = startLeg(wsLegOptions({ url: far.url, intervalMs: 10_000 }));
+  t.after(() => probe.close());
+  await probe.up();
+  // The first heartbeat is on the wire. Starve this thread (the probe's) until the far end's FIN
+  // has left and the deadline has passed: when the loop runs again, the overdue deadline timer
+  // runs before the socket is read, in the same turn as the FIN.
+  const blockedAt = performance.now();
+  far.blockUntilFaultSent(10_000);
+  while (performance.now() < blockedAt + FAST.deadlineMs + 50) {
+    // starved
+  }
+  const drop = await probe.nextDrop();
+  assert.equal(drop.reason, 'closed', `${drop.code}: ${drop.message}`);
+  assert.equal(drop.code, 'PROBE_ERR_PEER_CLOSED');
+  assert.equal(await probe.heartbeats('timeout'), 0);
+  assert.deepEqual([await probe.disconnects('closed'), await probe.disconnects()], [1, 1]);
 });
 
 test('a 404 on upgrade drops the leg with reason handshake', async (t) => {

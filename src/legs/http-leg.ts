@@ -9,6 +9,7 @@
 import { Client, type Dispatcher } from 'undici';
 import type { HttpLegOptions } from '../config/types.js';
 import { ProbeError, errorText, isProbeError, toError } from '../errors.js';
+import { anySignal } from '../util/any-signal.js';
 import { nowNs, secondsSince } from '../util/clock.js';
 import type { LegSession } from './leg.js';
 import { hostnameOf } from '../net/resolver.js';
@@ -133,9 +134,11 @@ class HttpPollSession implements LegSession {
       },
       this.#hooks.stalls,
     );
+    const both = anySignal([signal, deadline.signal]);
     let answer: TimedAnswer;
     const request = { path: this.#path, headers: this.#options.headers, maxBodyBytes: this.#options.maxBodyBytes };
-    const requestSignal = AbortSignal.any([signal, deadline.signal]);
+    // Not AbortSignal.any(): on Node 20 it leaves a WeakRef per request on the session's signal.
+    const requestSignal = both.signal;
     try {
       try {
         answer = await timedGet(this.#client, request, requestSignal);
@@ -160,6 +163,7 @@ class HttpPollSession implements LegSession {
       throw isProbeError(err) ? err : new ProbeError('PROBE_ERR_CONNECT', errorText(err), { cause: err });
     } finally {
       timer.cancel();
+      both.dispose();
     }
     if (answer.status < 200 || answer.status > 299) {
       this.#hooks.onFailure();

@@ -7,6 +7,7 @@ import { nowNs, secondsSince } from '../util/clock.js';
 import { Leg, type LegDeps, type LegSession } from './leg.js';
 import { hostnameOf, resolveWithin, type AddressResolver } from '../net/resolver.js';
 import { toError } from '../errors.js';
+import { anySignal } from '../util/any-signal.js';
 
 export interface UrlLegDeps extends LegDeps {
   readonly resolver: AddressResolver;
@@ -53,16 +54,21 @@ export abstract class UrlLeg<Options extends WsLegOptions | HttpLegOptions | Idl
     const timer = setInterval(() => {
       if (running) return;
       running = true;
-      const deadline = AbortSignal.any([stop.signal, AbortSignal.timeout(this.options.connectTimeoutMs)]);
-      this.#resolver.recheck(this.hostname, deadline).then(
-        () => {
-          running = false;
-        },
-        (err: unknown) => {
-          running = false;
-          if (!stop.signal.aborted) session.fail(toError(err));
-        },
-      );
+      // Neither AbortSignal.timeout() (its timer can't be cleared) nor AbortSignal.any() (on Node 20
+      // it leaves a WeakRef per call on the session's signal): both are released when it settles.
+      const budget = new AbortController();
+      const budgetTimer = setTimeout(() => budget.abort(new DOMException(`DNS recheck took longer than ${this.options.connectTimeoutMs} ms`, 'TimeoutError')), this.options.connectTimeoutMs);
+      budgetTimer.unref();
+      const deadline = anySignal([stop.signal, budget.signal]);
+      const settled = (): void => {
+        running = false;
+        clearTimeout(budgetTimer);
+        deadline.dispose();
+      };
+      this.#resolver.recheck(this.hostname, deadline.signal).then(settled, (err: unknown) => {
+        settled();
+        if (!stop.signal.aborted) session.fail(toError(err));
+      });
     }, this.options.dnsRecheckMs);
     timer.unref();
     void session.ended.then(() => {

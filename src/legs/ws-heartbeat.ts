@@ -5,7 +5,8 @@
  *
  * Replies are matched byte for byte against what was sent. Anything else is counted and ignored:
  * `duplicate` (a seq we already matched), `garbled` (anything else). A heartbeat unanswered after
- * its deadline ends the session with PROBE_ERR_HEARTBEAT_TIMEOUT.
+ * its deadline ends the session with PROBE_ERR_HEARTBEAT_TIMEOUT, unless the far end had already
+ * ended the connection by then (see `farEndEnded`): that end is the drop, not a timeout.
  *
  * The deadline is judged on the time this process ran (see util/run-deadline.ts): when it fires,
  * I/O gets one turn first, and time the probe itself was stalled is not held against the far end.
@@ -31,6 +32,13 @@ export interface HeartbeatHooks {
   onRtt(seconds: number, result: HeartbeatResult): void;
   onResult(result: HeartbeatResult): void;
   onTimeout(error: ProbeError): void;
+  /**
+   * True when the far end has already ended the connection (its close frame, FIN or reset has
+   * been read) and the session is ending with that, so an expired deadline is no timeout. The
+   * transport's own 'close' can trail the read by a round trip, and a starved probe reads the
+   * end in the same turn its overdue deadline is judged. Without this hook, none has ended.
+   */
+  farEndEnded?(): boolean;
 }
 
 export class HeartbeatTracker {
@@ -122,6 +130,10 @@ export class HeartbeatTracker {
     const ranMs = spent.elapsedMs - spent.stalledMs;
     if (ranMs < this.deadlineMs) {
       this.#arm(this.deadlineMs - ranMs);
+      return;
+    }
+    if (this.hooks.farEndEnded?.() === true) {
+      this.stop();
       return;
     }
     this.stop();

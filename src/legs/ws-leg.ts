@@ -5,7 +5,7 @@
  * deadline terminates the socket rather than waiting for a polite close from a peer that may be
  * gone.
  */
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
 import type { WsLegOptions } from '../config/types.js';
 import { ProbeError, errorText } from '../errors.js';
 import { closeErrorOf, connectWebSocket } from '../net/websocket.js';
@@ -65,6 +65,7 @@ class WsHeartbeatSession implements LegSession {
         ...record,
         send: (frame) => ws.send(frame, SEND_OPTIONS),
         onTimeout: (err) => this.#finish(err),
+        farEndEnded: () => this.#farEndEnded(),
       },
       stalls,
     );
@@ -83,6 +84,19 @@ class WsHeartbeatSession implements LegSession {
   /** End the session from outside (for example a failed DNS recheck); counted as its drop. */
   fail(err: Error): void {
     this.#finish(err);
+  }
+
+  /**
+   * The session never closes its socket while it runs, so a WebSocket that is no longer open was
+   * ended by the far end: ws reads a close frame, a FIN or an error as CLOSING at once, but emits
+   * 'close' only when TCP is closed, which after a close frame waits for the far end's FIN (up to
+   * ws's 30 s close timeout). Terminating now brings that 'close' within this turn of the loop,
+   * still carrying what was read: the close code (1006 for a bare FIN) or the socket's error.
+   */
+  #farEndEnded(): boolean {
+    if (this.#ws.readyState === WebSocket.OPEN) return false;
+    this.#ws.terminate();
+    return true;
   }
 
   #finish(err: Error): void {

@@ -10,6 +10,7 @@
  */
 import { ProbeError, toError } from '../errors.js';
 import type { EchoChannel } from './echo-channel.js';
+import { anySignal } from '../util/any-signal.js';
 import { raceSignal } from '../util/race-signal.js';
 
 export interface ControlFailure {
@@ -105,14 +106,17 @@ export class IdleControl {
     signal.throwIfAborted();
     const { open } = this.#options;
     if (this.up || this.#stop.signal.aborted || open === undefined) return this.up;
-    const both = AbortSignal.any([signal, this.#stop.signal]);
+    // Not AbortSignal.any(): on Node 20 it leaves a WeakRef per reopen on the leg's signal.
+    const both = anySignal([signal, this.#stop.signal]);
     let channel: EchoChannel;
     try {
-      channel = await open(both);
+      channel = await open(both.signal);
     } catch (err) {
       signal.throwIfAborted();
       if (!this.#stop.signal.aborted) this.#failure = this.#lastFailure = { error: toError(err), at: Date.now() };
       return false;
+    } finally {
+      both.dispose();
     }
     if (this.#stop.signal.aborted) {
       channel.terminate();
