@@ -97,6 +97,10 @@ test('fault matrix: every fault on every segment yields the right verdict, from 
   });
   const allUp = async (): Promise<boolean> => (await status(lab)).legs.every((l) => l.state === 'up');
   await waitFor('every leg up through the lab', allUp, { timeoutMs: 30_000, everyMs: 200 });
+  // The Prometheus half rebuilds every case from scrapes: the first case must not start before
+  // Prometheus has scraped the probe at all (ready is not scraped; its first scrape can lag).
+  const promQuery = `fetch('${PROM}/api/v1/query?query=' + encodeURIComponent('count(t3probe_leg_info)')).then(r => r.json()).then(j => process.stdout.write(String(j.data.result.length))).catch(() => process.stdout.write('0'))`;
+  await waitFor('Prometheus to have scraped the probe', async () => (await inClient(lab, promQuery)) === '1', { timeoutMs: 20_000, everyMs: 250 });
 
   const rows: string[] = [];
   const results: { c: Case; t0: number; verdict: Verdict }[] = [];
