@@ -41,7 +41,8 @@ export async function readUntilClose(socket: Socket): Promise<Buffer> {
   socket.on('error', () => {
     // A reset after the response is part of some refusals; the bytes read so far still count.
   });
-  if (!socket.closed) await once(socket, 'close');
+  // Not events.once(): it rejects on 'error', and a reset is part of some refusals.
+  if (!socket.closed) await new Promise((resolve) => socket.once('close', resolve));
   return Buffer.concat(chunks);
 }
 
