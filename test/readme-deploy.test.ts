@@ -5,9 +5,9 @@
  * needing a cluster or a step `npm test` has already done. A command that is neither fails the
  * test, so the walk-through can't grow a step nobody checks.
  */
+import { collectOutput } from './helpers/collect.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,12 +49,7 @@ interface Ran {
 async function sh(t: TestContext, file: string, args: readonly string[]): Promise<Ran> {
   const child = spawn(file, [...args], { cwd: ROOT });
   t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  return collectOutput(child);
 }
 
 /** A real probe on a free loopback port, with one leg to a real echo, for the `attribute` step. */

@@ -113,7 +113,8 @@ export class StallMonitor implements StallClock {
   stalledMsSince(fromNs: bigint): number {
     const now = nowNs();
     let stalledNs = 0n;
-    for (const gap of this.#lateTicks.toArray()) stalledNs += overlapNs(gap.fromNs, gap.toNs, fromNs, now);
+    // Walked in place: every heartbeat deadline asks, and the ring holds up to 1,024 gaps.
+    this.#lateTicks.forEach((gap) => (stalledNs += overlapNs(gap.fromNs, gap.toNs, fromNs, now)));
     // A tick late right now (the deadline's timer ran first after the gap): its gap so far counts too.
     const last = this.#lastTickNs;
     if (last !== undefined && now - (last + this.#tickNs) >= this.#jitterNs) stalledNs += overlapNs(last + this.#tickNs, now, fromNs, now);
@@ -123,7 +124,7 @@ export class StallMonitor implements StallClock {
   stallsMsSince(fromNs: bigint): number {
     const now = nowNs();
     let stalledNs = 0n;
-    for (const stall of this.#stalls.toArray()) stalledNs += overlapNs(stall.fromNs, stall.toNs, fromNs, now);
+    this.#stalls.forEach((stall) => (stalledNs += overlapNs(stall.fromNs, stall.toNs, fromNs, now)));
     // A stall still in progress for the tick (the asking timer ran first after it): count it too.
     const ongoing = this.#ongoingFromNs(now);
     if (ongoing !== undefined) stalledNs += overlapNs(ongoing, now, fromNs, now);

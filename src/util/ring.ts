@@ -19,6 +19,12 @@ export class Ring<T> {
     return this.#size;
   }
 
+  /** Call `visit` on each entry, oldest first, without copying the ring (for hot paths). */
+  forEach(visit: (item: T) => void): void {
+    const start = (this.#next - this.#size + this.capacity) % this.capacity;
+    for (let i = 0; i < this.#size; i++) visit(this.#items[(start + i) % this.capacity] as T);
+  }
+
   /** Oldest first. */
   toArray(): T[] {
     const out: T[] = [];

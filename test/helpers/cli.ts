@@ -1,4 +1,5 @@
 /** Run the built CLI (dist/cli.js, as shipped) to completion and collect its output. */
+import { collectOutput } from './collect.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,12 +19,7 @@ export async function runCli(t: TestContext, args: readonly string[]): Promise<C
   assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
   const child = spawn(process.execPath, [CLI, ...args]);
   t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  return collectOutput(child);
 }
 
 /** A long-running CLI process (run, echo) whose output is collected while it runs. */

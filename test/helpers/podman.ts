@@ -3,6 +3,7 @@
  * root (mmdebstrap makes the base image's rootfs; podman runs rootful), podman, runc and
  * mmdebstrap. Without them: a loud skip with the reason, and on CI (CI=true) a failure.
  */
+import { collectOutput } from './collect.js';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -54,12 +55,7 @@ export async function podman(args: readonly string[]): Promise<Podman> {
 /** `podman run`, with the limits, to completion: exit code and output, never a rejection. */
 export async function podmanRun(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn('podman', [...GLOBAL_ARGS, 'run', '--rm', ...RUN_LIMITS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  return collectOutput(child);
 }
 
 /** What scripts/build-image.mjs prints on stdout. */
