@@ -68,7 +68,7 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
   const url = `ws://127.0.0.1:${port}/probe/ws`;
   const config: ProbeConfig = {
     listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'silent' },
     dropHistory: 256,
     legs: Array.from({ length: LEGS }, (_, i) => ({

@@ -139,7 +139,7 @@ void test('a full config normalizes to the exact expected object', async (t) => 
   } as const;
   const expected: ProbeConfig = {
     listen: { host: '127.0.0.1', port: 9100 },
-    metrics: { prefix: 'probe_' },
+    metrics: { prefix: 'probe_', detail: 'default' },
     log: { level: 'debug' },
     dropHistory: 64,
     legs: [
@@ -199,7 +199,7 @@ void test('a minimal config gets every default', () => {
   const config = parse(oneLeg(''));
   assert.deepEqual(config, {
     listen: { host: '0.0.0.0', port: 9464 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'info' },
     dropHistory: 256,
     legs: [

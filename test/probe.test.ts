@@ -26,7 +26,7 @@ async function threeLegProbe(t: TestContext, overrides: Partial<ProbeConfig> = {
   const trust = { ca: ca.certPem, insecure: false };
   const config: ProbeConfig = {
     listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'silent' },
     dropHistory: 3,
     legs: [
@@ -126,7 +126,7 @@ test('drops land in the bounded /status ring with timestamps, reason and the RTT
 });
 
 test('a custom metrics prefix renames every probe metric', async (t) => {
-  const { base } = await threeLegProbe(t, { metrics: { prefix: 'edge_' } });
+  const { base } = await threeLegProbe(t, { metrics: { prefix: 'edge_', detail: 'default' } });
   const { body } = await getText(`${base}/metrics`);
   assert.match(body, /^edge_disconnects_total\{leg="internal",reason="timeout"\} 0$/m);
   assert.doesNotMatch(body, /^t3probe_/m);
@@ -153,7 +153,7 @@ test('a drop in the ring carries its recovery time, so a window that opens while
   t.after(() => other.close());
   const config: ProbeConfig = {
     listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'silent' },
     dropHistory: 8,
     legs: [
