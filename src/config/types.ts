@@ -4,7 +4,7 @@
  */
 import type { LegRole } from '../roles.js';
 import type { LogLevel } from './log-levels.js';
-import type { MetricsDetail } from './defaults.js';
+import type { MetricsDetail } from './metrics-detail.js';
 
 export type { LogLevel };
 
