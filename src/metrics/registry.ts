@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import { DEFAULT_METRICS_DETAIL, DEFAULT_METRICS_PREFIX, type MetricsDetail } from '../config/defaults.js';
 import type { IdleExpiry } from '../errors.js';
 import { REASONS, type Reason } from '../reasons.js';
+import { EXPOSITION_CONTENT_TYPES, exposition, renderExposition, type ExpositionFormat } from './exposition.js';
 
 export const HEARTBEAT_RESULTS = ['ok', 'late', 'duplicate', 'garbled', 'timeout', 'failed'] as const;
 export type HeartbeatResult = (typeof HEARTBEAT_RESULTS)[number];
@@ -298,11 +299,17 @@ export class ProbeMetrics {
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return EXPOSITION_CONTENT_TYPES.prometheus;
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** The /metrics body in chunks that yield the event loop between them (src/metrics/exposition.ts). */
+  exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
+    return exposition(this.registry, format, signal);
+  }
+
+  /** The whole text at once, written by the same code as /metrics. */
+  render(format: ExpositionFormat = 'prometheus'): Promise<string> {
+    return renderExposition(this.registry, format);
   }
 }
 

@@ -1,0 +1,121 @@
+/**
+ * The /metrics body in the Prometheus text format or OpenMetrics 1.0, written in chunks that give
+ * the event loop back between them, so a scrape of thousands of legs never holds up a heartbeat
+ * timer for the whole render (issue 12 §1). prom-client still keeps every value (process metrics
+ * included); only the text is written here, because its `registry.metrics()` renders every
+ * series in one synchronous run.
+ */
+import type { Metric, MetricValue, Registry } from 'prom-client';
+
+export const EXPOSITION_FORMATS = ['prometheus', 'openmetrics'] as const;
+export type ExpositionFormat = (typeof EXPOSITION_FORMATS)[number];
+
+export const EXPOSITION_CONTENT_TYPES: Readonly<Record<ExpositionFormat, string>> = {
+  prometheus: 'text/plain; version=0.0.4; charset=utf-8',
+  openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
+};
+
+/**
+ * Sample lines per chunk: about 80 KB of text, which formats in well under a millisecond, so
+ * the event loop is never held long by the writing itself.
+ */
+export const LINES_PER_CHUNK = 1_000;
+
+/**
+ * The format the scraper prefers by its Accept header: OpenMetrics 1.0 when it ranks it at least
+ * as high as the text format (Prometheus 2.x asks for it first by default), else the text format,
+ * which is also the answer to no header or an unparseable one.
+ */
+export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+  if (accept === undefined) return 'prometheus';
+  let openMetrics = 0;
+  let text = 0;
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    let q = 1;
+    let version: string | undefined;
+    for (const param of params) {
+      const [key, value = ''] = param.split('=', 2).map((part) => part.trim());
+      if (key === 'q') q = Number(value);
+      else if (key === 'version') version = value;
+    }
+    if (!(q >= 0 && q <= 1)) continue;
+    if (type === 'application/openmetrics-text' && (version === undefined || version === '1.0.0')) openMetrics = Math.max(openMetrics, q);
+    else if (type === 'text/plain' || type === 'text/*' || type === '*/*') text = Math.max(text, q);
+  }
+  return openMetrics > 0 && openMetrics >= text ? 'openmetrics' : 'prometheus';
+}
+
+/** What prom-client's `get()` returns per sample; histograms name each sample (`_bucket`, ...). */
+type Sample = MetricValue<string> & { readonly metricName?: string };
+
+/**
+ * The exposition of every metric in `registry`, in chunks of about LINES_PER_CHUNK lines, each
+ * after a setImmediate so timers due meanwhile run first. Values are read family by family, so a
+ * counter is never behind its own earlier value within a scrape.
+ */
+export async function* exposition(registry: Registry, format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
+  const openMetrics = format === 'openmetrics';
+  let lines: string[] = [];
+  // getMetricsAsArray is typed as plain objects; they are the metric instances themselves.
+  for (const metric of registry.getMetricsAsArray() as unknown as Metric[]) {
+    signal?.throwIfAborted();
+    const { name, help, type: declared, values } = await metric.get();
+    // prom-client declares `type` as a numeric enum, but at run time it is the type's name ('counter').
+    const type = declared as unknown as string;
+    // OpenMetrics names a counter family without `_total` and each of its samples with it.
+    const family = openMetrics && type === 'counter' ? name.replace(/_total$/, '') : name;
+    lines.push(`# HELP ${family} ${escapeHelp(help, openMetrics)}`, `# TYPE ${family} ${type}`);
+    for (const sample of values as Sample[]) {
+      const sampleName = openMetrics && type === 'counter' ? `${family}_total` : (sample.metricName ?? name);
+      lines.push(`${sampleName}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+      if (lines.length >= LINES_PER_CHUNK) {
+        yield `${lines.join('\n')}\n`;
+        lines = [];
+        await nextTurn();
+        signal?.throwIfAborted();
+      }
+    }
+    // The text format separates families with a blank line, as prom-client does; OpenMetrics allows none.
+    if (!openMetrics) lines.push('');
+  }
+  if (openMetrics) lines.push('# EOF');
+  yield `${lines.join('\n')}\n`;
+}
+
+/** Every chunk of `exposition()` joined: for callers that want the whole text (tests, the CLI). */
+export async function renderExposition(registry: Registry, format: ExpositionFormat = 'prometheus'): Promise<string> {
+  let text = '';
+  for await (const chunk of exposition(registry, format)) text += chunk;
+  return text;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function formatLabels(labels: Readonly<Record<string, string | number | undefined>>): string {
+  let out = '';
+  for (const [key, value] of Object.entries(labels)) {
+    if (value === undefined) continue;
+    out += `${out === '' ? '{' : ','}${key}="${escapeLabelValue(String(value))}"`;
+  }
+  return out === '' ? '' : `${out}}`;
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** The text format escapes backslash and newline in HELP; OpenMetrics also the double quote. */
+function escapeHelp(help: string, openMetrics: boolean): string {
+  const escaped = help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
+}
