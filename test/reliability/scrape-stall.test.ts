@@ -51,11 +51,7 @@ test(`scraping ${LEGS} full-detail legs never holds a timer more than ${MAX_TIME
   }, 10);
   t.after(() => clearInterval(ticker));
   let bytes = 0;
-  for (let i = 0; i < 3; i++) {
-    last = performance.now();
-    worst = Math.max(worst, 0);
-    bytes = await scrape(`${server.url}/metrics`);
-  }
+  for (let i = 0; i < 3; i++) bytes = await scrape(`${server.url}/metrics`);
   clearInterval(ticker);
   t.diagnostic(`${(bytes / 1_048_576).toFixed(1)} MiB per scrape; worst timer lateness ${worst.toFixed(0)} ms`);
   assert.ok(bytes > LEGS * 100 * 40, `the body holds every series (${bytes} bytes)`);
