@@ -60,15 +60,17 @@ export async function* exposition(registry: Registry, format: ExpositionFormat, 
   // getMetricsAsArray is typed as plain objects; they are the metric instances themselves.
   for (const metric of registry.getMetricsAsArray() as unknown as Metric[]) {
     signal?.throwIfAborted();
-    const { name, help, type: declared, values } = await metric.get();
+    const stored = storedValues(metric);
+    const got = stored === undefined ? await metric.get() : undefined;
     // prom-client declares `type` as a numeric enum, but at run time it is the type's name ('counter').
-    const type = declared as unknown as string;
+    const { name, help, type } = stored ?? { name: got?.name ?? '', help: got?.help ?? '', type: got?.type as unknown as string };
+    const values = got?.values ?? [];
     // OpenMetrics names a counter family without `_total` and each of its samples with it.
     const family = openMetrics && type === 'counter' ? name.replace(/_total$/, '') : name;
     lines.push(`# HELP ${family} ${escapeHelp(help, openMetrics)}`, `# TYPE ${family} ${type}`);
-    for (const sample of values as Sample[]) {
-      const sampleName = openMetrics && type === 'counter' ? `${family}_total` : (sample.metricName ?? name);
-      lines.push(`${sampleName}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+    const samples = stored === undefined ? fromGet(values as Sample[], type === 'counter' && openMetrics ? `${family}_total` : undefined, name) : fromStore(stored, openMetrics);
+    for (const line of samples) {
+      lines.push(line);
       if (lines.length >= LINES_PER_CHUNK) {
         yield `${lines.join('\n')}\n`;
         lines = [];
@@ -81,6 +83,74 @@ export async function* exposition(registry: Registry, format: ExpositionFormat, 
   }
   if (openMetrics) lines.push('# EOF');
   yield `${lines.join('\n')}\n`;
+}
+
+function* fromGet(values: readonly Sample[], counterSample: string | undefined, name: string): Generator<string> {
+  for (const sample of values) yield `${counterSample ?? sample.metricName ?? name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`;
+}
+
+/**
+ * prom-client's own store of a metric without a collect() callback, read in place. Its `get()`
+ * copies every series into new objects first (a histogram: one object per bucket per leg), in one
+ * synchronous run per metric; read here, a leg's lines are written straight from its values, and
+ * the writer can yield between legs. The layout is prom-client 15's (`hashMap` of `{ labels,
+ * value }`, or `{ labels, bucketValues, sum, count }` with `upperBounds`); anything else falls back
+ * to `get()`, and test/metrics-exposition.test.ts checks both give the same samples.
+ */
+interface StoredMetric {
+  readonly name: string;
+  readonly help: string;
+  /** 'counter', 'gauge' or 'histogram'. */
+  readonly type: string;
+  readonly entries: readonly StoredEntry[];
+  readonly upperBounds: readonly number[] | undefined;
+}
+
+interface StoredEntry {
+  readonly labels: Readonly<Record<string, string | number | undefined>>;
+  readonly value?: number;
+  readonly bucketValues?: Readonly<Record<string, number>>;
+  readonly sum?: number;
+  readonly count?: number;
+}
+
+function storedValues(metric: Metric): StoredMetric | undefined {
+  const internal = metric as unknown as { name?: unknown; help?: unknown; type?: unknown; collect?: unknown; hashMap?: unknown; upperBounds?: unknown };
+  if (internal.collect !== undefined || typeof internal.hashMap !== 'object' || internal.hashMap === null) return undefined;
+  if (typeof internal.name !== 'string' || typeof internal.help !== 'string') return undefined;
+  const type = internal.type as unknown as string;
+  const histogram = type === 'histogram';
+  if (!histogram && type !== 'counter' && type !== 'gauge') return undefined;
+  if (histogram && !Array.isArray(internal.upperBounds)) return undefined;
+  return {
+    name: internal.name,
+    help: internal.help,
+    type,
+    entries: Object.values(internal.hashMap as Record<string, StoredEntry>),
+    upperBounds: histogram ? (internal.upperBounds as number[]) : undefined,
+  };
+}
+
+function* fromStore(stored: StoredMetric, openMetrics: boolean): Generator<string> {
+  const { name, upperBounds } = stored;
+  const counterSample = openMetrics && stored.type === 'counter' ? `${name.replace(/_total$/, '')}_total` : name;
+  for (const entry of stored.entries) {
+    if (upperBounds === undefined) {
+      yield `${counterSample}${formatLabels(entry.labels)} ${formatValue(entry.value ?? 0)}`;
+      continue;
+    }
+    // A leg's buckets, _sum and _count are written together from one read, so they agree.
+    const own = formatLabels(entry.labels);
+    const rest = own === '' ? '}' : `,${own.slice(1)}`;
+    let cumulative = 0;
+    for (const bound of upperBounds) {
+      cumulative += entry.bucketValues?.[bound] ?? 0;
+      yield `${name}_bucket{le="${formatValue(bound)}"${rest} ${formatValue(cumulative)}`;
+    }
+    yield `${name}_bucket{le="+Inf"${rest} ${formatValue(entry.count ?? 0)}`;
+    yield `${name}_sum${own} ${formatValue(entry.sum ?? 0)}`;
+    yield `${name}_count${own} ${formatValue(entry.count ?? 0)}`;
+  }
 }
 
 /** Every chunk of `exposition()` joined: for callers that want the whole text (tests, the CLI). */
