@@ -51,12 +51,13 @@ type Sample = MetricValue<string> & { readonly metricName?: string };
 
 /**
  * The exposition of every metric in `registry`, in chunks of about LINES_PER_CHUNK lines, each
- * after a setImmediate so timers due meanwhile run first. Values are read family by family, so a
- * counter is never behind its own earlier value within a scrape.
+ * after a setImmediate so timers due meanwhile run first. The writer yields only between series:
+ * a histogram series' buckets, `_sum` and `_count` are read in one go, so they always agree.
  */
 export async function* exposition(registry: Registry, format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
   const openMetrics = format === 'openmetrics';
   let lines: string[] = [];
+  let written = 0;
   // getMetricsAsArray is typed as plain objects; they are the metric instances themselves.
   for (const metric of registry.getMetricsAsArray() as unknown as Metric[]) {
     signal?.throwIfAborted();
@@ -69,9 +70,11 @@ export async function* exposition(registry: Registry, format: ExpositionFormat, 
     const family = openMetrics && type === 'counter' ? name.replace(/_total$/, '') : name;
     lines.push(`# HELP ${family} ${escapeHelp(help, openMetrics)}`, `# TYPE ${family} ${type}`);
     const samples = stored === undefined ? fromGet(values as Sample[], type === 'counter' && openMetrics ? `${family}_total` : undefined, name) : fromStore(stored, openMetrics);
-    for (const line of samples) {
-      lines.push(line);
-      if (lines.length >= LINES_PER_CHUNK) {
+    for (const series of samples) {
+      lines.push(series.text);
+      written += series.lines;
+      if (written >= LINES_PER_CHUNK) {
+        written = 0;
         yield `${lines.join('\n')}\n`;
         lines = [];
         await nextTurn();
@@ -85,8 +88,14 @@ export async function* exposition(registry: Registry, format: ExpositionFormat, 
   yield `${lines.join('\n')}\n`;
 }
 
-function* fromGet(values: readonly Sample[], counterSample: string | undefined, name: string): Generator<string> {
-  for (const sample of values) yield `${counterSample ?? sample.metricName ?? name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`;
+/** One series as text: a single sample line, or a histogram series' bucket, sum and count lines. */
+interface SeriesText {
+  readonly text: string;
+  readonly lines: number;
+}
+
+function* fromGet(values: readonly Sample[], counterSample: string | undefined, name: string): Generator<SeriesText> {
+  for (const sample of values) yield { text: `${counterSample ?? sample.metricName ?? name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`, lines: 1 };
 }
 
 /**
@@ -131,25 +140,25 @@ function storedValues(metric: Metric): StoredMetric | undefined {
   };
 }
 
-function* fromStore(stored: StoredMetric, openMetrics: boolean): Generator<string> {
+function* fromStore(stored: StoredMetric, openMetrics: boolean): Generator<SeriesText> {
   const { name, upperBounds } = stored;
   const counterSample = openMetrics && stored.type === 'counter' ? `${name.replace(/_total$/, '')}_total` : name;
   for (const entry of stored.entries) {
     if (upperBounds === undefined) {
-      yield `${counterSample}${formatLabels(entry.labels)} ${formatValue(entry.value ?? 0)}`;
+      yield { text: `${counterSample}${formatLabels(entry.labels)} ${formatValue(entry.value ?? 0)}`, lines: 1 };
       continue;
     }
     // A leg's buckets, _sum and _count are written together from one read, so they agree.
     const own = formatLabels(entry.labels);
     const rest = own === '' ? '}' : `,${own.slice(1)}`;
+    const out: string[] = [];
     let cumulative = 0;
     for (const bound of upperBounds) {
       cumulative += entry.bucketValues?.[bound] ?? 0;
-      yield `${name}_bucket{le="${formatValue(bound)}"${rest} ${formatValue(cumulative)}`;
+      out.push(`${name}_bucket{le="${formatValue(bound)}"${rest} ${formatValue(cumulative)}`);
     }
-    yield `${name}_bucket{le="+Inf"${rest} ${formatValue(entry.count ?? 0)}`;
-    yield `${name}_sum${own} ${formatValue(entry.sum ?? 0)}`;
-    yield `${name}_count${own} ${formatValue(entry.count ?? 0)}`;
+    out.push(`${name}_bucket{le="+Inf"${rest} ${formatValue(entry.count ?? 0)}`, `${name}_sum${own} ${formatValue(entry.sum ?? 0)}`, `${name}_count${own} ${formatValue(entry.count ?? 0)}`);
+    yield { text: out.join('\n'), lines: out.length };
   }
 }
 
