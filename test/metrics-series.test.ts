@@ -66,6 +66,7 @@ async function warmed(t: TestContext, detail: MetricsDetail): Promise<string> {
 
 test(`a default leg of each kind exports at most ${MAX_DEFAULT_SERIES_PER_LEG} series on a real scrape`, async (t) => {
   const counts = seriesPerLeg(await warmed(t, 'default'));
+  t.diagnostic(`default: ${LEGS.map((leg) => `${leg} ${counts.get(leg) ?? 0}`).join(', ')} series`);
   for (const leg of LEGS) {
     const n = counts.get(leg) ?? 0;
     assert.ok(n > 0, `${leg} exports series`);
@@ -80,7 +81,10 @@ test('metrics.detail: full restores per-leg connect phases, the fine buckets and
   assert.match(body, /^t3probe_connection_lifetime_seconds_bucket\{le="86400",leg="ws0"\} 0$/m);
   assert.match(body, /^t3probe_rtt_seconds_bucket\{le="0\.05",leg="ws0"\} \d+$/m);
   assert.match(body, /^t3probe_idle_survived_seconds_count\{leg="idle0"\} [1-9]/m);
-  assert.ok((seriesPerLeg(body).get('ws0') ?? 0) > 100, 'full keeps the 109 series of a ws leg');
+  const counts = seriesPerLeg(body);
+  t.diagnostic(`full: ${LEGS.map((leg) => `${leg} ${counts.get(leg) ?? 0}`).join(', ')} series`);
+  // 109 with all four connect phases; this plain ws leg on an IP address has no dns or tls phase.
+  assert.ok((counts.get('ws0') ?? 0) > 80, `full keeps every series of a ws leg (${counts.get('ws0')})`);
 });
 
 test('the default keeps every series increase() needs at 0 before any leg is up', async (t) => {
@@ -97,7 +101,7 @@ test('the default keeps every series increase() needs at 0 before any leg is up'
 });
 
 test('metrics.detail is read from the file and T3PROBE_METRICS_DETAIL, and a bad value names the key', () => {
-  const leg = 'legs:\n  - { name: a, url: "wss://h.example/" }';
+  const leg = 'legs:\n  - { name: a, kind: ws, url: "wss://h.example/" }';
   assert.equal(parseConfig(leg, { env: {} }).metrics.detail, 'default');
   assert.equal(parseConfig(`metrics: { detail: full }\n${leg}`, { env: {} }).metrics.detail, 'full');
   assert.equal(parseConfig(leg, { env: { T3PROBE_METRICS_DETAIL: 'full' } }).metrics.detail, 'full');
