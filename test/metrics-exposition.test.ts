@@ -83,15 +83,18 @@ async function promtoolCheck(text: string): Promise<{ code: number | null; outpu
   return { code, output };
 }
 
-test('promtool check metrics: the text format (with process metrics) parses and lints clean', async () => {
+test('promtool check metrics: the probe series lint clean; with process metrics the text still parses', async () => {
   for (const detail of ['default', 'full'] as const) {
-    const metrics = busyMetrics(detail);
+    const own = await promtoolCheck(await busyMetrics(detail).render());
+    assert.deepEqual([own.code, own.output], [0, ''], detail);
     const withProcess = new ProbeMetrics({ detail });
     withProcess.forLeg('ws0', { kind: 'ws', role: 'public' }).observeRtt(0.001);
-    for (const text of [await metrics.render(), await withProcess.render()]) {
-      const { code, output } = await promtoolCheck(text);
-      assert.equal(code, 0, `${detail}: ${output}`);
-    }
+    const { code, output } = await promtoolCheck(await withProcess.render());
+    // Exit 1 is a parse error; 3 is lint findings, which prom-client's own nodejs_active_*_total
+    // gauges always draw (their names are prom-client's, kept for dashboards that use them).
+    const findings = output.split('\n').filter((line) => line !== '');
+    assert.ok(code === 0 || code === 3, `${detail}: promtool exit ${code}: ${output}`);
+    for (const finding of findings) assert.match(finding, /^nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/, detail);
   }
 });
 
