@@ -812,6 +812,7 @@ void test('ENV_OVERRIDES lists every variable with the key it replaces', () => {
       ['T3PROBE_LISTEN', 'listen'],
       ['T3PROBE_LOG_LEVEL', 'log.level'],
       ['T3PROBE_METRICS_PREFIX', 'metrics.prefix'],
+      ['T3PROBE_METRICS_DETAIL', 'metrics.detail'],
       ['T3PROBE_DOH_URL', 'doh.url'],
       ['T3PROBE_DOH_BOOTSTRAP', 'doh.bootstrap'],
       ['T3PROBE_INTERVAL', 'defaults.interval'],
