@@ -61,7 +61,7 @@ function cpuMicros(): number {
 }
 
 async function startEchoChild(): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(path.join(import.meta.dirname, 'echo-child.js'), { stdio: 'inherit' });
+  const child = fork(path.join(import.meta.dirname, 'ws-legs-far-end.js'), { stdio: 'inherit' });
   const [message] = (await once(child, 'message')) as [{ port: number }];
   return { child, port: message.port };
 }
