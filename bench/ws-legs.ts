@@ -207,7 +207,9 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
       const wall = performance.now() - t0;
       scrapeWall.push(wall);
       scrapeCpuUs += cpuMicros() - c0 - idleCpuUsPerMs * wall;
-      const wait = SCRAPE_EVERY_S * 1000 - (performance.now() - t0);
+      // Jittered (0.5-1.5 intervals, mean one) so scrapes land at every phase of the legs'
+      // heartbeat schedule instead of locking to one that misses the heartbeats.
+      const wait = SCRAPE_EVERY_S * 1000 * (0.5 + Math.random()) - (performance.now() - t0);
       if (wait > 0) await delay(wait);
     }
   } else {
