@@ -144,7 +144,7 @@ test('a real Prometheus scrapes the probe in OpenMetrics and reads every leg ser
   assert.deepEqual(targets.data.activeTargets.map((a) => [a.health, a.lastError]), [['up', '']]);
   for (const leg of ['ws0', 'http0', 'idle0']) {
     assert.equal((await prometheus.query(`t3probe_disconnects_total{leg="${leg}"}`)).length, 10, leg);
-    assert.equal((await prometheus.query(`t3probe_connection_lifetime_seconds_bucket{leg="${leg}"}`)).length, 9, leg);
+    assert.equal((await prometheus.query(`t3probe_connection_lifetime_seconds_bucket{leg="${leg}"}`)).length, 10, leg);
   }
   assert.equal((await prometheus.query('process_cpu_seconds_total{job="t3-probe"}')).length, 1);
   // Every sample line the probe serves is one sample Prometheus took in.

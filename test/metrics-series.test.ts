@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { parseConfig } from '../src/config/load.js';
 import type { MetricsDetail } from '../src/config/defaults.js';
 import type { ProbeConfig } from '../src/config/types.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { isProbeError } from '../src/errors.js';
-import { LIFETIME_BUCKETS_DEFAULT_S, MAX_DEFAULT_SERIES_PER_LEG } from '../src/metrics/registry.js';
+import { LIFETIME_BUCKETS_DEFAULT_S, MAX_DEFAULT_SERIES_PER_LEG, ProbeMetrics, type LegMetrics } from '../src/metrics/registry.js';
 import { Probe } from '../src/probe.js';
 import { REASONS } from '../src/reasons.js';
 import { httpLegOptions, idleLegOptions, wsLegOptions } from './helpers/legs.js';
@@ -109,4 +111,27 @@ test('metrics.detail is read from the file and T3PROBE_METRICS_DETAIL, and a bad
     () => parseConfig(`metrics: { detail: all }\n${leg}`, { env: {} }),
     (err: unknown) => isProbeError(err) && err.code === 'PROBE_ERR_CONFIG' && /metrics\.detail: must be one of default, full/.test(err.message),
   );
+});
+
+test('a default leg costs the registry under 9 KiB of heap (bucket bounds never become a dense array)', (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const legs = 2_000;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const metrics = new ProbeMetrics({ processMetrics: false });
+  const bound: LegMetrics[] = [];
+  for (let i = 0; i < legs; i++) {
+    const leg = metrics.forLeg(`leg${i}`, { kind: 'ws', role: 'internal' });
+    leg.setConnected(true);
+    leg.observeRtt(0.001);
+    leg.countHeartbeat('ok');
+    leg.recordDrop('timeout', 271, 0);
+    bound.push(leg);
+  }
+  gc();
+  const perLegKiB = (process.memoryUsage().heapUsed - before) / legs / 1024;
+  t.diagnostic(`${perLegKiB.toFixed(2)} KiB per leg`);
+  assert.equal(bound.length, legs);
+  assert.ok(perLegKiB < 9, `${perLegKiB.toFixed(2)} KiB of heap per leg`);
 });
