@@ -69,7 +69,7 @@ export async function* exposition(registry: Registry, format: ExpositionFormat, 
     // OpenMetrics names a counter family without `_total` and each of its samples with it.
     const family = openMetrics && type === 'counter' ? name.replace(/_total$/, '') : name;
     lines.push(`# HELP ${family} ${escapeHelp(help, openMetrics)}`, `# TYPE ${family} ${type}`);
-    const samples = stored === undefined ? fromGet(values as Sample[], type === 'counter' && openMetrics ? `${family}_total` : undefined, name) : fromStore(stored, openMetrics);
+    const samples = stored === undefined ? fromGet(values, type === 'counter' && openMetrics ? `${family}_total` : undefined, name) : fromStore(stored, openMetrics);
     for (const series of samples) {
       lines.push(series.text);
       written += series.lines;
@@ -127,7 +127,7 @@ function storedValues(metric: Metric): StoredMetric | undefined {
   const internal = metric as unknown as { name?: unknown; help?: unknown; type?: unknown; collect?: unknown; hashMap?: unknown; upperBounds?: unknown };
   if (internal.collect !== undefined || typeof internal.hashMap !== 'object' || internal.hashMap === null) return undefined;
   if (typeof internal.name !== 'string' || typeof internal.help !== 'string') return undefined;
-  const type = internal.type as unknown as string;
+  const type = internal.type as string;
   const histogram = type === 'histogram';
   if (!histogram && type !== 'counter' && type !== 'gauge') return undefined;
   if (histogram && !Array.isArray(internal.upperBounds)) return undefined;
