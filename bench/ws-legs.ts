@@ -18,6 +18,7 @@
  *
  *   npm run bench -- [--legs 1000] [--seconds 20] [--peer-probes 3000] [--scrape-every 1] [--detail default|full]
  *   npm run bench -- --quick     # 1000 legs, a scrape every second, no peers: under a minute
+ *   npm run bench -- --legs 10000 --seconds 60 --scrape-every 5 --skip-peers
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     'scrape-every': { type: 'string', default: '0' },
     detail: { type: 'string', default: 'default' },
     quick: { type: 'boolean', default: false },
+    'skip-peers': { type: 'boolean', default: false },
   },
 });
 const QUICK = values.quick;
@@ -366,7 +368,7 @@ try {
   );
   console.log(`series per leg:       ${load.seriesPerLeg} (a ws leg, metrics.detail: ${DETAIL})`);
   // --quick is the regression guard (issue 12 §5): the peers are for the full run.
-  if (!QUICK) {
+  if (!QUICK && !values['skip-peers']) {
     const bare = await benchBareWs(port);
     console.log(`bare ws client:       ${bare.cpuPerBeatUs.toFixed(1)} µs client CPU per echo (${bare.beats} echoes)`);
     const peer = await benchBlackbox(port);
