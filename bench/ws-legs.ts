@@ -10,7 +10,15 @@
  * Runs on the tsc output, not under tsx: tsx's keepNames wrapping adds an own `name` property to
  * every closure and inflates memory per leg by several KiB.
  *
- *   npm run bench -- [--legs 1000] [--seconds 20] [--peer-probes 3000]
+ * With --scrape-every S, /metrics is scraped over HTTP every S seconds while the legs run, and the
+ * run prints what a scrape costs the heartbeats (issue 12 §1): render wall time and CPU per scrape,
+ * event-loop delay p99 and max, heartbeat lateness p99 (each leg's gap between answered heartbeats
+ * beyond its 1 s interval), the slowest leg's heartbeats per second, late results, drops, RSS
+ * growth over the scraping, and the series a leg exports.
+ *
+ *   npm run bench -- [--legs 1000] [--seconds 20] [--peer-probes 3000] [--scrape-every 1] [--detail default|full]
+ *   npm run bench -- --quick     # 1000 legs, a scrape every second, no peers: under a minute
+ *   npm run bench -- --legs 10000 --seconds 60 --scrape-every 5 --skip-peers
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,6 +26,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -29,10 +39,17 @@ const { values } = parseArgs({
     legs: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
     'peer-probes': { type: 'string', default: '3000' },
+    'scrape-every': { type: 'string', default: '0' },
+    detail: { type: 'string', default: 'default' },
+    quick: { type: 'boolean', default: false },
+    'skip-peers': { type: 'boolean', default: false },
   },
 });
-const LEGS = Number(values.legs);
-const SECONDS = Number(values.seconds);
+const QUICK = values.quick;
+const LEGS = QUICK ? 1_000 : Number(values.legs);
+const SECONDS = QUICK ? 20 : Number(values.seconds);
+const SCRAPE_EVERY_S = QUICK ? 1 : Number(values['scrape-every']);
+const DETAIL = values.detail;
 const PEER_PROBES = Number(values['peer-probes']);
 const WARMUP_S = 5;
 
@@ -46,7 +63,7 @@ function cpuMicros(): number {
 }
 
 async function startEchoChild(): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(path.join(import.meta.dirname, 'echo-child.js'), { stdio: 'inherit' });
+  const child = fork(path.join(import.meta.dirname, 'ws-legs-far-end.js'), { stdio: 'inherit' });
   const [message] = (await once(child, 'message')) as [{ port: number }];
   return { child, port: message.port };
 }
@@ -59,16 +76,60 @@ async function waitUntil(what: string, predicate: () => boolean, timeoutMs = 60_
   }
 }
 
-async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rssPerLegKiB: number; heapPerLegKiB: number; beats: number; p50RttMs: number }> {
+interface ScrapeFigures {
+  readonly scrapes: number;
+  readonly bytes: number;
+  readonly wallMsP50: number;
+  readonly wallMsMax: number;
+  /** Process CPU during each scrape less the heartbeats' own CPU rate over the same time. */
+  readonly cpuMsPerScrape: number;
+}
+
+interface LoadFigures {
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  readonly heartbeatLatenessP99Ms: number;
+  readonly slowestLegBeatsPerS: number;
+  readonly late: number;
+  readonly drops: number;
+  readonly rssGrowthMiB: number;
+  readonly seriesPerLeg: number;
+  readonly scrape: ScrapeFigures | undefined;
+}
+
+/** GET /metrics with the Accept header Prometheus 2.x sends; the body is counted, not kept. */
+function scrapeOnce(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      url,
+      { headers: { accept: 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' } },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('end', () => resolve(bytes));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
+
+async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rssPerLegKiB: number; heapPerLegKiB: number; beats: number; p50RttMs: number; load: LoadFigures }> {
   gc();
   await delay(200);
   gc();
   const rssBefore = process.memoryUsage().rss;
   const heapBefore = process.memoryUsage().heapUsed;
   const url = `ws://127.0.0.1:${port}/probe/ws`;
-  const config: ProbeConfig = {
+  // Asserted rather than annotated, so the same script compiles on the branch point of issue 12
+  // (no metrics.detail yet) for its before figures.
+  const config = {
     listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: DETAIL },
     log: { level: 'silent' },
     dropHistory: 256,
     legs: Array.from({ length: LEGS }, (_, i) => ({
@@ -87,21 +148,35 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
       maxPayloadBytes: 65_536,
       closeTimeoutMs: 1_000,
     })),
-  };
-  const probe = new Probe(config, { processMetrics: false });
+  } as ProbeConfig;
+  const scraping = SCRAPE_EVERY_S > 0;
+  // Process metrics ride along when scraping, as in production (prom-client renders them).
+  const probe = new Probe(config, { processMetrics: scraping });
   let beats = 0;
   let drops = 0;
+  let late = 0;
+  let measuring = false;
   const rtts: number[] = [];
+  const lateness: number[] = [];
+  const beatsPerLeg = new Map<string, number>();
   for (const leg of probe.legs) {
+    let lastOkAt = 0;
     leg.on('heartbeat', (result, rtt) => {
+      if (result === 'late') late++;
       if (result === 'ok') {
         beats++;
         if (rtt !== undefined && rtts.length < 200_000) rtts.push(rtt);
+        const now = performance.now();
+        if (measuring) {
+          beatsPerLeg.set(leg.name, (beatsPerLeg.get(leg.name) ?? 0) + 1);
+          if (lastOkAt > 0 && lateness.length < 1_000_000) lateness.push(Math.max(0, now - lastOkAt - 1_000));
+        }
+        lastOkAt = now;
       }
     });
     leg.on('drop', () => drops++);
   }
-  await probe.start({ listen: false });
+  await probe.start({ listen: scraping });
   await waitUntil('every leg up', () => probe.legs.every((l) => l.state === 'up'));
   await delay(WARMUP_S * 1000);
   gc();
@@ -110,14 +185,74 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
 
   rtts.length = 0;
   const beats0 = beats;
+  const drops0 = drops;
+  const late0 = late;
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  measuring = true;
   const cpu0 = cpuMicros();
-  await delay(SECONDS * 1000);
+  const started = performance.now();
+  const scrapeWall: number[] = [];
+  let scrapeCpuUs = 0;
+  let scrapeBytes = 0;
+  if (scraping) {
+    const metricsUrl = `${probe.url ?? ''}/metrics`;
+    // CPU the process spends without scrapes, per ms: taken from the warm-up second just measured.
+    const idleCpu0 = cpuMicros();
+    const idleT0 = performance.now();
+    await delay(1_000);
+    const idleCpuUsPerMs = (cpuMicros() - idleCpu0) / (performance.now() - idleT0);
+    while (performance.now() - started < SECONDS * 1000) {
+      const t0 = performance.now();
+      const c0 = cpuMicros();
+      scrapeBytes = await scrapeOnce(metricsUrl);
+      const wall = performance.now() - t0;
+      scrapeWall.push(wall);
+      scrapeCpuUs += cpuMicros() - c0 - idleCpuUsPerMs * wall;
+      // Jittered (0.5-1.5 intervals, mean one) so scrapes land at every phase of the legs'
+      // heartbeat schedule instead of locking to one that misses the heartbeats.
+      const wait = SCRAPE_EVERY_S * 1000 * (0.5 + Math.random()) - (performance.now() - t0);
+      if (wait > 0) await delay(wait);
+    }
+  } else {
+    await delay(SECONDS * 1000);
+  }
+  const elapsedS = (performance.now() - started) / 1000;
   const cpu1 = cpuMicros();
+  measuring = false;
+  loop.disable();
   const measured = beats - beats0;
+  gc();
+  const rssAfter = process.memoryUsage().rss;
+  const body = await probe.metrics.render();
+  const seriesPerLeg = body.split('\n').filter((line) => !line.startsWith('#') && /[{,]leg="leg0"[,}]/.test(line)).length;
   await probe.close();
   if (drops > 0) console.error(`warning: ${drops} drops during the run`);
   rtts.sort((a, b) => a - b);
+  lateness.sort((a, b) => a - b);
+  scrapeWall.sort((a, b) => a - b);
+  const slowest = Math.min(...probe.legs.map((l) => beatsPerLeg.get(l.name) ?? 0));
+  const load: LoadFigures = {
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    loopDelayMaxMs: loop.max / 1e6,
+    heartbeatLatenessP99Ms: percentile(lateness, 0.99),
+    slowestLegBeatsPerS: slowest / elapsedS,
+    late: late - late0,
+    drops: drops - drops0,
+    rssGrowthMiB: (rssAfter - rssUp) / 1_048_576,
+    seriesPerLeg,
+    scrape: scraping
+      ? {
+          scrapes: scrapeWall.length,
+          bytes: scrapeBytes,
+          wallMsP50: percentile(scrapeWall, 0.5),
+          wallMsMax: scrapeWall.at(-1) ?? 0,
+          cpuMsPerScrape: scrapeCpuUs / 1000 / Math.max(1, scrapeWall.length),
+        }
+      : undefined,
+  };
   return {
+    load,
     cpuPerBeatUs: (cpu1 - cpu0) / measured,
     rssPerLegKiB: (rssUp - rssBefore) / LEGS / 1024,
     heapPerLegKiB: (heapUp - heapBefore) / LEGS / 1024,
@@ -211,18 +346,35 @@ async function benchBlackbox(echoPort: number): Promise<{ cpuPerProbeUs: number;
 
 const { child, port } = await startEchoChild();
 try {
-  console.log(`# t3-probe ws-legs benchmark: ${LEGS} legs, 1 s heartbeat, ${SECONDS} s measured after ${WARMUP_S} s warm-up`);
-  console.log(`# node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`);
+  const scrapeNote = SCRAPE_EVERY_S > 0 ? `, /metrics scraped every ${SCRAPE_EVERY_S} s (metrics.detail: ${DETAIL})` : '';
+  console.log(`# t3-probe ws-legs benchmark: ${LEGS} legs, 1 s heartbeat, ${SECONDS} s measured after ${WARMUP_S} s warm-up${scrapeNote}`);
+  console.log(`# node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const legs = await benchProbeLegs(port);
   console.log(
     `t3-probe ws legs:     ${legs.cpuPerBeatUs.toFixed(1)} µs client CPU per heartbeat (${legs.beats} heartbeats), ` +
       `RSS ${legs.rssPerLegKiB.toFixed(1)} KiB/leg, heap ${legs.heapPerLegKiB.toFixed(1)} KiB/leg, p50 RTT ${legs.p50RttMs.toFixed(2)} ms`,
   );
-  const bare = await benchBareWs(port);
-  console.log(`bare ws client:       ${bare.cpuPerBeatUs.toFixed(1)} µs client CPU per echo (${bare.beats} echoes)`);
-  const peer = await benchBlackbox(port);
-  if (typeof peer === 'string') console.log(`blackbox_exporter:    skipped: ${peer}`);
-  else console.log(`blackbox_exporter ${peer.version}: ${peer.cpuPerProbeUs.toFixed(0)} µs exporter CPU per plain-HTTP probe (${peer.probes} probes, concurrency 10)`);
+  const { load } = legs;
+  if (load.scrape !== undefined) {
+    const s = load.scrape;
+    console.log(
+      `scrapes:              ${s.scrapes} of ${(s.bytes / 1_048_576).toFixed(2)} MiB, wall p50 ${s.wallMsP50.toFixed(0)} ms max ${s.wallMsMax.toFixed(0)} ms, ` +
+        `CPU ${s.cpuMsPerScrape.toFixed(0)} ms per scrape (beyond the heartbeats' own rate)`,
+    );
+  }
+  console.log(
+    `during the run:       event-loop delay p99 ${load.loopDelayP99Ms.toFixed(1)} ms max ${load.loopDelayMaxMs.toFixed(1)} ms, heartbeat lateness p99 ${load.heartbeatLatenessP99Ms.toFixed(1)} ms, ` +
+      `slowest leg ${load.slowestLegBeatsPerS.toFixed(3)} heartbeats/s, ${load.late} late, ${load.drops} drops, RSS ${load.rssGrowthMiB >= 0 ? '+' : ''}${load.rssGrowthMiB.toFixed(1)} MiB`,
+  );
+  console.log(`series per leg:       ${load.seriesPerLeg} (a ws leg, metrics.detail: ${DETAIL})`);
+  // --quick is the regression guard (issue 12 §5): the peers are for the full run.
+  if (!QUICK && !values['skip-peers']) {
+    const bare = await benchBareWs(port);
+    console.log(`bare ws client:       ${bare.cpuPerBeatUs.toFixed(1)} µs client CPU per echo (${bare.beats} echoes)`);
+    const peer = await benchBlackbox(port);
+    if (typeof peer === 'string') console.log(`blackbox_exporter:    skipped: ${peer}`);
+    else console.log(`blackbox_exporter ${peer.version}: ${peer.cpuPerProbeUs.toFixed(0)} µs exporter CPU per plain-HTTP probe (${peer.probes} probes, concurrency 10)`);
+  }
 } finally {
   child.disconnect();
 }

@@ -99,7 +99,7 @@ export class Probe {
   constructor(config: ProbeConfig, options: ProbeOptions = {}) {
     this.#config = config;
     this.log = options.logger ?? silentLogger;
-    this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, processMetrics: options.processMetrics ?? true });
+    this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, detail: config.metrics.detail, processMetrics: options.processMetrics ?? true });
     this.#drops = new Ring<DropEvent>(config.dropHistory);
     this.#stalls = new StallMonitor({ metrics: this.metrics, log: this.log });
     for (const legOptions of config.legs) this.#legs.set(legOptions.name, { leg: this.#createLeg(legOptions), options: legOptions });
@@ -147,7 +147,7 @@ export class Probe {
    * Apply a new, already validated config without a restart. Legs whose options are unchanged
    * keep their connections and counters; added legs start; removed legs stop and every series of
    * theirs is deleted; a changed leg is a removal plus an addition. `dropHistory` and `log.level`
-   * apply live. `listen`, `metrics.prefix` and `state` cannot (the socket, the registry and the
+   * apply live. `listen`, `metrics.prefix`, `metrics.detail` and `state` cannot (the socket, the registry and the
    * history file are bound at start): a config that changes them is rejected whole with
    * PROBE_ERR_CONFIG, and the running config stays, so what runs is always one config.
    */
@@ -163,6 +163,7 @@ export class Probe {
     const fixed = [
       ['listen', `${current.listen.host}:${current.listen.port}`, `${next.listen.host}:${next.listen.port}`],
       ['metrics.prefix', current.metrics.prefix, next.metrics.prefix],
+      ['metrics.detail', current.metrics.detail, next.metrics.detail],
       ['state', current.state ?? 'none', next.state ?? 'none'],
     ] as const;
     const restart = fixed.filter(([, was, now]) => was !== now).map(([key, was, now]) => `${key}: needs a restart to change (running with ${JSON.stringify(was)}, the new config says ${JSON.stringify(now)})`);

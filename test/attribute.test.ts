@@ -29,7 +29,7 @@ async function probeWithFarEnds(t: TestContext) {
   t.after(() => Promise.all(Object.values(ends).map((e) => e.close())));
   const config: ProbeConfig = {
     listen: loopback,
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'silent' },
     dropHistory: 64,
     legs: [

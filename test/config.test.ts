@@ -139,7 +139,7 @@ void test('a full config normalizes to the exact expected object', async (t) => 
   } as const;
   const expected: ProbeConfig = {
     listen: { host: '127.0.0.1', port: 9100 },
-    metrics: { prefix: 'probe_' },
+    metrics: { prefix: 'probe_', detail: 'default' },
     log: { level: 'debug' },
     dropHistory: 64,
     legs: [
@@ -199,7 +199,7 @@ void test('a minimal config gets every default', () => {
   const config = parse(oneLeg(''));
   assert.deepEqual(config, {
     listen: { host: '0.0.0.0', port: 9464 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'info' },
     dropHistory: 256,
     legs: [
@@ -812,6 +812,7 @@ void test('ENV_OVERRIDES lists every variable with the key it replaces', () => {
       ['T3PROBE_LISTEN', 'listen'],
       ['T3PROBE_LOG_LEVEL', 'log.level'],
       ['T3PROBE_METRICS_PREFIX', 'metrics.prefix'],
+      ['T3PROBE_METRICS_DETAIL', 'metrics.detail'],
       ['T3PROBE_DOH_URL', 'doh.url'],
       ['T3PROBE_DOH_BOOTSTRAP', 'doh.bootstrap'],
       ['T3PROBE_INTERVAL', 'defaults.interval'],

@@ -21,7 +21,8 @@ test('an idle leg over TCP stays completely silent between checks and survives o
   const server = await startScriptedTcpServer(() => 'echo');
   t.after(() => server.close());
   const idleMs = 300;
-  const probe = startLeg(idleLegOptions({ url: server.url, idleMs }));
+  // idle_survived_seconds is a metrics.detail: full series.
+  const probe = startLeg(idleLegOptions({ url: server.url, idleMs }), { detail: 'full' });
   t.after(() => probe.close());
   await probe.up();
   await waitFor('3 survived checks', async () => (await sampleIdle(probe, 'idle_checks_total', { result: 'survived' })) >= 3);

@@ -21,7 +21,7 @@ test('the three runbook queries answer per leg from a real Prometheus scraping j
   t.after(() => serve.close());
   const config: ProbeConfig = {
     listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'silent' },
     dropHistory: 64,
     legs: [

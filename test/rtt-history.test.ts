@@ -20,7 +20,7 @@ test('/status carries each leg\'s recent RTT samples, so a page opened now has a
   const echo = await startEchoServer({ listen: { host: '127.0.0.1', port: 0 } });
   t.after(() => echo.close());
   const probe = new Probe(
-    { listen: { host: '127.0.0.1', port: 0 }, metrics: { prefix: 't3probe_' }, log: { level: 'silent' }, dropHistory: 4, legs: [wsLegOptions({ name: 'a', url: echo.url, intervalMs: 20 })] },
+    { listen: { host: '127.0.0.1', port: 0 }, metrics: { prefix: 't3probe_', detail: 'default' }, log: { level: 'silent' }, dropHistory: 4, legs: [wsLegOptions({ name: 'a', url: echo.url, intervalMs: 20 })] },
     { processMetrics: false },
   );
   t.after(() => probe.close());

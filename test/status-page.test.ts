@@ -39,7 +39,7 @@ const CHROMIUM_ARGS = [
 ];
 
 function probeConfig(legs: ProbeConfig['legs']): ProbeConfig {
-  return { listen: { host: '127.0.0.1', port: 0 }, metrics: { prefix: 't3probe_' }, log: { level: 'silent' }, dropHistory: 50, legs };
+  return { listen: { host: '127.0.0.1', port: 0 }, metrics: { prefix: 't3probe_', detail: 'default' }, log: { level: 'silent' }, dropHistory: 50, legs };
 }
 
 async function startProbe(t: TestContext, legs: ProbeConfig['legs']): Promise<{ probe: Probe; url: string }> {

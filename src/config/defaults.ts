@@ -4,12 +4,15 @@
  * Durations are milliseconds. Kind-specific defaults live with their kind in leg-kinds.ts.
  */
 import type { LogLevel } from './log-levels.js';
+import type { MetricsDetail } from './metrics-detail.js';
 import type { ListenAddress } from './types.js';
 
 export { LOG_LEVELS } from './log-levels.js';
+export { METRICS_DETAILS, type MetricsDetail } from './metrics-detail.js';
 
 export const DEFAULT_LISTEN: ListenAddress = { host: '0.0.0.0', port: 9464 };
 export const DEFAULT_METRICS_PREFIX = 't3probe_';
+export const DEFAULT_METRICS_DETAIL: MetricsDetail = 'default';
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const DEFAULT_DROP_HISTORY = 256;
 

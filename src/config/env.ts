@@ -2,7 +2,7 @@
  * Environment variables that override single config keys. They are applied on top of the file
  * and validated the same way; an error names the variable instead of the key.
  */
-import { LOG_LEVELS } from './defaults.js';
+import { LOG_LEVELS, METRICS_DETAILS } from './defaults.js';
 import { orList } from '../util/or-list.js';
 
 export interface EnvOverride {
@@ -17,6 +17,7 @@ export const ENV_OVERRIDES = [
   { env: 'T3PROBE_LISTEN', key: 'listen', description: 'Metrics and /status address, "host:port" or ":port".' },
   { env: 'T3PROBE_LOG_LEVEL', key: 'log.level', description: `Log level: ${orList(LOG_LEVELS)}.` },
   { env: 'T3PROBE_METRICS_PREFIX', key: 'metrics.prefix', description: 'Prefix for every metric name.' },
+  { env: 'T3PROBE_METRICS_DETAIL', key: 'metrics.detail', description: `Series per leg: ${orList(METRICS_DETAILS)}.` },
   { env: 'T3PROBE_DOH_URL', key: 'doh.url', description: 'DoH endpoint (https://) for legs with resolve: doh.' },
   { env: 'T3PROBE_DOH_BOOTSTRAP', key: 'doh.bootstrap', description: 'IP address to reach the DoH server at.' },
   { env: 'T3PROBE_INTERVAL', key: 'defaults.interval', description: 'Default heartbeat/request interval for legs that set none.' },

@@ -6,7 +6,7 @@
 import { LEG_KIND_NAMES, LEG_KINDS } from './leg-kinds.js';
 
 export const ROOT_KEYS = ['listen', 'metrics', 'log', 'dropHistory', 'state', 'defaults', 'doh', 'legs'];
-export const METRICS_KEYS = ['prefix'];
+export const METRICS_KEYS = ['prefix', 'detail'];
 export const LOG_KEYS = ['level'];
 export const TIMING_KEYS = ['interval', 'deadline', 'connectTimeout', 'backoff'];
 export const BACKOFF_KEYS = ['min', 'max', 'factor'];

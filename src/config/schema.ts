@@ -16,7 +16,9 @@ import {
   DEFAULT_INTERVAL_MS,
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_METRICS_DETAIL,
   DEFAULT_METRICS_PREFIX,
+  METRICS_DETAILS,
   LOG_LEVELS,
 } from './defaults.js';
 import { readEnvOverrides } from './env.js';
@@ -138,6 +140,7 @@ export function normalize(raw: unknown, options: NormalizeOptions): Normalized {
   metrics.checkKeys(METRICS_KEYS);
   const prefix =
     metrics.string('prefix', METRIC_PREFIX, `must match ${METRIC_PREFIX.source}`) ?? DEFAULT_METRICS_PREFIX;
+  const detail = metrics.oneOf('detail', METRICS_DETAILS) ?? DEFAULT_METRICS_DETAIL;
   const log = root.child('log');
   log.checkKeys(LOG_KEYS);
   const level = log.oneOf('level', LOG_LEVELS) ?? DEFAULT_LOG_LEVEL;
@@ -149,7 +152,7 @@ export function normalize(raw: unknown, options: NormalizeOptions): Normalized {
   const defaults = readLegDefaults(root.child('defaults'));
   const doh = readDohSection(root, loader);
   const legs = readLegs(root, defaults, doh, loader);
-  const config = { listen, metrics: { prefix }, log: { level }, dropHistory, ...(state === undefined ? {} : { state }), legs };
+  const config = { listen, metrics: { prefix, detail }, log: { level }, dropHistory, ...(state === undefined ? {} : { state }), legs };
   return { config, caFiles: loader.caFiles, issues };
 }
 

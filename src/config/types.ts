@@ -4,6 +4,7 @@
  */
 import type { LegRole } from '../roles.js';
 import type { LogLevel } from './log-levels.js';
+import type { MetricsDetail } from './metrics-detail.js';
 
 export type { LogLevel };
 
@@ -113,7 +114,7 @@ export type LegKind = LegOptions['kind'];
 
 export interface ProbeConfig {
   readonly listen: ListenAddress;
-  readonly metrics: { readonly prefix: string };
+  readonly metrics: { readonly prefix: string; readonly detail: MetricsDetail };
   readonly log: { readonly level: LogLevel };
   /** How many recent drop events /status keeps. */
   readonly dropHistory: number;

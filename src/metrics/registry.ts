@@ -4,12 +4,21 @@
  * so the heartbeat hot path never looks labels up.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { DEFAULT_METRICS_PREFIX } from '../config/defaults.js';
+import { DEFAULT_METRICS_DETAIL, DEFAULT_METRICS_PREFIX, type MetricsDetail } from '../config/defaults.js';
 import type { IdleExpiry } from '../errors.js';
 import { REASONS, type Reason } from '../reasons.js';
+import { EXPOSITION_CONTENT_TYPES, exposition, renderExposition, type ExpositionFormat } from './exposition.js';
 
 export const HEARTBEAT_RESULTS = ['ok', 'late', 'duplicate', 'garbled', 'timeout', 'failed'] as const;
 export type HeartbeatResult = (typeof HEARTBEAT_RESULTS)[number];
+/**
+ * The heartbeat results that exist at 0 from the start at the default detail: `ok` (every rate
+ * reads it) and `timeout` (the one that turns into a drop). The rest appear when they first happen.
+ */
+export const PRECREATED_HEARTBEAT_RESULTS = ['ok', 'timeout'] as const satisfies readonly HeartbeatResult[];
+
+/** Series per leg the default detail must stay within (test/metrics-series.test.ts holds it there). */
+export const MAX_DEFAULT_SERIES_PER_LEG = 40;
 
 export const CONNECT_PHASES = ['dns', 'tcp', 'tls', 'upgrade'] as const;
 export type ConnectPhase = (typeof CONNECT_PHASES)[number];
@@ -18,6 +27,12 @@ export type ConnectPhase = (typeof CONNECT_PHASES)[number];
 export const RTT_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ] as const;
+
+/**
+ * The default detail's RTT buckets: the same ends (0.5 ms, 30 s) so histogram_quantile() resolves
+ * loopback and WAN alike, a bucket per 2-2.5x in the ms range where heartbeats live, coarser above.
+ */
+export const RTT_BUCKETS_DEFAULT_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 30] as const;
 
 /** Connection phases need less resolution than RTT: each is observed once per connect. */
 export const CONNECT_BUCKETS_S = [0.001, 0.005, 0.025, 0.1, 0.25, 1, 2.5, 10] as const;
@@ -47,6 +62,15 @@ export const IDLE_CHECK_RESULTS = ['survived', 'expired', 'inconclusive'] as con
 export type IdleCheckResult = (typeof IDLE_CHECK_RESULTS)[number];
 export const IDLE_EXPIRIES = ['silent', 'reset', 'closed'] as const satisfies readonly IdleExpiry[];
 
+/**
+ * The default detail's lifetime buckets: the pairs that fingerprint an idle timeout (Cloudflare
+ * 270 s / 400 s, cloud LBs 350 s, IPVS 900 s), and a day. The day is also what keeps a leg small:
+ * prom-client keeps a histogram's buckets in an object keyed by bound, and with integer bounds
+ * that all lie below about a thousand V8 stores them as a dense array as long as the largest
+ * bound (905 slots: +7 to +9 KiB of heap per leg, measured); a far bound makes it a small dictionary.
+ */
+export const LIFETIME_BUCKETS_DEFAULT_S = [265, 275, 345, 355, 395, 405, 895, 905, 86_400] as const;
+
 /** The extra series of an idle leg. */
 export interface IdleLegMetrics {
   /** The connection went (or stopped being) idle; undefined clears the idle-time gauge. */
@@ -74,15 +98,19 @@ export interface ProbeMetricsOptions {
   readonly prefix?: string;
   /** Register prom-client's default process and Node.js metrics; default true. */
   readonly processMetrics?: boolean;
+  /** Series per leg: `default` (<= 40) or `full`; default DEFAULT_METRICS_DETAIL. */
+  readonly detail?: MetricsDetail;
 }
 
 export class ProbeMetrics {
   readonly registry = new Registry();
   readonly prefix: string;
+  readonly detail: MetricsDetail;
   readonly #connected: Gauge<'leg'>;
   readonly #disconnects: Counter<'leg' | 'reason'>;
   readonly #rtt: Histogram<'leg'>;
-  readonly #connectSeconds: Histogram<'leg' | 'phase'>;
+  /** Per leg and phase at `full`; per phase over all legs at `default` (44 series per probe, not per leg). */
+  readonly #connectSeconds: Histogram<'leg' | 'phase'> | Histogram<'phase'>;
   readonly #lifetime: Histogram<'leg'>;
   readonly #lastDrop: Gauge<'leg'>;
   readonly #heartbeats: Counter<'leg' | 'result'>;
@@ -93,6 +121,9 @@ export class ProbeMetrics {
   constructor(options: ProbeMetricsOptions = {}) {
     const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
     this.prefix = prefix;
+    const detail = options.detail ?? DEFAULT_METRICS_DETAIL;
+    this.detail = detail;
+    const full = detail === 'full';
     const registers = [this.registry];
     this.#connected = new Gauge({
       name: `${prefix}connected`,
@@ -110,21 +141,23 @@ export class ProbeMetrics {
       name: `${prefix}rtt_seconds`,
       help: 'Heartbeat round-trip time (ws legs) or request time (http legs) on the established connection.',
       labelNames: ['leg'],
-      buckets: [...RTT_BUCKETS_S],
+      buckets: [...(full ? RTT_BUCKETS_S : RTT_BUCKETS_DEFAULT_S)],
       registers,
     });
-    this.#connectSeconds = new Histogram({
+    const connect = {
       name: `${prefix}connect_seconds`,
-      help: 'Time spent in each connection phase: dns, tcp, tls, upgrade.',
-      labelNames: ['leg', 'phase'],
+      help: `Time spent in each connection phase: dns, tcp, tls, upgrade${full ? '' : ', over all legs (metrics.detail: full splits it per leg)'}.`,
       buckets: [...CONNECT_BUCKETS_S],
       registers,
-    });
+    };
+    this.#connectSeconds = full
+      ? new Histogram({ ...connect, labelNames: ['leg', 'phase'] as const })
+      : new Histogram({ ...connect, labelNames: ['phase'] as const });
     this.#lifetime = new Histogram({
       name: `${prefix}connection_lifetime_seconds`,
       help: 'How long a connection stayed up before it dropped; buckets bracket common idle timeouts (270/350/400/900 s).',
       labelNames: ['leg'],
-      buckets: [...LIFETIME_BUCKETS_S],
+      buckets: [...(full ? LIFETIME_BUCKETS_S : LIFETIME_BUCKETS_DEFAULT_S)],
       registers,
     });
     this.#lastDrop = new Gauge({
@@ -190,27 +223,33 @@ export class ProbeMetrics {
   }
 
   /**
-   * Bind a leg's series. Every counter series is created at 0 here, so `increase()` and `rate()`
-   * work from the first scrape instead of missing the first drop.
+   * Bind a leg's series. Every counter series that `increase()` needs is created at 0 here, so
+   * alerts work from the first scrape instead of missing the first drop. At the default detail an
+   * idle leg exports no RTT histogram: it sees one echo per idle period, and its idle series carry
+   * what it is for.
    */
   forLeg(leg: string, info?: { kind: string; role: string }): LegMetrics {
+    const full = this.detail === 'full';
     if (info !== undefined) this.#legInfo.set({ leg, ...info }, 1);
     for (const reason of REASONS) this.#disconnects.inc({ leg, reason }, 0);
-    for (const result of HEARTBEAT_RESULTS) this.#heartbeats.inc({ leg, result }, 0);
+    for (const result of full ? HEARTBEAT_RESULTS : PRECREATED_HEARTBEAT_RESULTS) this.#heartbeats.inc({ leg, result }, 0);
     this.#lastDrop.set({ leg }, 0);
     this.#connected.set({ leg }, 0);
     // Zero-filled so increase() over the lifetime buckets sees the very first drop (an IPVS
-    // expiry may happen once); it costs about 1.5 KiB per leg.
+    // expiry may happen once).
     this.#lifetime.zero({ leg });
     // Bound children only for the per-heartbeat hot path; everything rarer passes labels, which
     // keeps a leg's metric state small (the 1000-leg benchmark counts every KiB).
-    const rtt = this.#rtt.labels(leg);
+    const rtt = full || info?.kind !== 'idle' ? this.#rtt.labels(leg) : undefined;
     const ok = this.#heartbeats.labels(leg, 'ok');
+    const connect = this.#connectSeconds;
     return {
       setConnected: (up) => this.#connected.set({ leg }, up ? 1 : 0),
-      observeRtt: (seconds) => rtt.observe(seconds),
+      observeRtt: (seconds) => rtt?.observe(seconds),
       countHeartbeat: (result) => (result === 'ok' ? ok.inc() : this.#heartbeats.inc({ leg, result })),
-      observeConnectPhase: (phase, seconds) => this.#connectSeconds.observe({ leg, phase }, seconds),
+      observeConnectPhase: full
+        ? (phase, seconds) => (connect as Histogram<'leg' | 'phase'>).observe({ leg, phase }, seconds)
+        : (phase, seconds) => (connect as Histogram<'phase'>).observe({ phase }, seconds),
       recordDrop: (reason, lifetimeSeconds, atEpochMs) => {
         this.#disconnects.inc({ leg, reason });
         this.#lastDrop.set({ leg }, atEpochMs / 1000);
@@ -223,7 +262,7 @@ export class ProbeMetrics {
 
   /** Bind the idle series of an idle leg (registered the first time an idle leg exists). */
   forIdleLeg(leg: string): IdleLegMetrics {
-    this.#idle ??= new IdleSeries(this.prefix, this.registry);
+    this.#idle ??= new IdleSeries(this.prefix, this.registry, this.detail);
     return this.#idle.bind(leg);
   }
 
@@ -263,11 +302,17 @@ export class ProbeMetrics {
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return EXPOSITION_CONTENT_TYPES.prometheus;
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** The /metrics body in chunks that yield the event loop between them (src/metrics/exposition.ts). */
+  exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
+    return exposition(this.registry, format, signal);
+  }
+
+  /** The whole text at once, written by the same code as /metrics. */
+  render(format: ExpositionFormat = 'prometheus'): Promise<string> {
+    return renderExposition(this.registry, format);
   }
 }
 
@@ -280,12 +325,13 @@ function withoutLe(labels: Readonly<Record<string, string | number | undefined>>
 class IdleSeries {
   readonly #checks: Counter<'leg' | 'result'>;
   readonly #expiries: Counter<'leg' | 'expiry'>;
-  readonly #survived: Histogram<'leg'>;
+  /** Only at `full`: at the default detail the longest-survived gauge and the checks carry it. */
+  readonly #survived: Histogram<'leg'> | undefined;
   readonly #longest: Gauge<'leg'>;
   /** Idle start per leg; the gauge is computed at scrape time, so it is exact without a ticker. */
   readonly #idleSince = new Map<string, bigint | undefined>();
 
-  constructor(prefix: string, registry: Registry) {
+  constructor(prefix: string, registry: Registry, detail: MetricsDetail) {
     const registers = [registry];
     const idleSince = this.#idleSince;
     this.#checks = new Counter({
@@ -300,13 +346,16 @@ class IdleSeries {
       labelNames: ['leg', 'expiry'],
       registers,
     });
-    this.#survived = new Histogram({
-      name: `${prefix}idle_survived_seconds`,
-      help: 'Idle legs: idle time of each check that survived.',
-      labelNames: ['leg'],
-      buckets: [...LIFETIME_BUCKETS_S],
-      registers,
-    });
+    this.#survived =
+      detail === 'full'
+        ? new Histogram({
+            name: `${prefix}idle_survived_seconds`,
+            help: 'Idle legs: idle time of each check that survived.',
+            labelNames: ['leg'],
+            buckets: [...LIFETIME_BUCKETS_S],
+            registers,
+          })
+        : undefined;
     this.#longest = new Gauge({
       name: `${prefix}idle_longest_survived_seconds`,
       help: 'Idle legs: the longest idle time that survived since the probe started.',
@@ -339,7 +388,7 @@ class IdleSeries {
       setIdleSince: (startedNs) => this.#idleSince.set(leg, startedNs),
       recordSurvived: (idleSeconds) => {
         this.#checks.inc({ leg, result: 'survived' });
-        this.#survived.observe({ leg }, idleSeconds);
+        this.#survived?.observe({ leg }, idleSeconds);
         if (idleSeconds > longest) {
           longest = idleSeconds;
           this.#longest.set({ leg }, idleSeconds);

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { EXPOSITION_CONTENT_TYPES, negotiateFormat, type ExpositionFormat } from '../metrics/exposition.js';
 import { formatHostPort, listen as listenOn, type BoundAddress } from '../net/listen.js';
 import { statusPage } from './status-page.js';
 
@@ -16,7 +17,8 @@ import { statusPage } from './status-page.js';
 export interface ProbeView {
   readonly ready: boolean;
   status(): object;
-  readonly metrics: { render(): Promise<string>; readonly contentType: string };
+  /** The /metrics body in chunks, each written before the next is made (src/metrics/exposition.ts). */
+  readonly metrics: { exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncIterable<string> };
   readonly log: Logger;
   /** The half-width and burst gap of the verdict in status(): the page labels what it shows. */
   readonly statusWindow: { readonly windowMs: number; readonly burstMs: number };
@@ -71,8 +73,13 @@ export async function startProbeServer(probe: ProbeView, listen: ListenAddress, 
     }, (req, res) => {
     void handle(probe, page, req, res).catch((err: unknown) => {
       probe.log.error({ err }, 'probe server request failed');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end('internal error\n');
+      // A body already under way cannot turn into an error page: cut it, so the scraper sees a
+      // failed scrape rather than a truncated one.
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n');
     });
   });
   server.maxConnections = MAX_CONNECTIONS;
@@ -109,11 +116,9 @@ async function handle(probe: ProbeView, page: PageResponse, req: http.IncomingMe
     case '/':
       res.writeHead(200, page.headers).end(req.method === 'HEAD' ? undefined : page.body);
       return;
-    case '/metrics': {
-      const body = await probe.metrics.render();
-      res.writeHead(200, { 'content-type': probe.metrics.contentType }).end(req.method === 'HEAD' ? undefined : body);
+    case '/metrics':
+      await sendMetrics(probe, req, res);
       return;
-    }
     case '/healthz':
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
@@ -130,4 +135,45 @@ async function handle(probe: ProbeView, page: PageResponse, req: http.IncomingMe
     default:
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   }
+}
+
+/**
+ * /metrics in the format the Accept header prefers, streamed chunk by chunk: the renderer yields
+ * the event loop between chunks and waits for 'drain' when the socket is full, so neither a large
+ * body nor a slow scraper holds up the heartbeats. A scraper that goes away stops the render.
+ */
+async function sendMetrics(probe: ProbeView, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const format = negotiateFormat(req.headers.accept);
+  res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPES[format], 'cache-control': 'no-store', vary: 'Accept' });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  res.once('close', onClose);
+  try {
+    for await (const chunk of probe.metrics.exposition(format, gone.signal)) {
+      if (!res.write(chunk)) await drained(res);
+      if (res.destroyed) return;
+    }
+    res.end();
+  } catch (err) {
+    if (gone.signal.aborted) return; // the scraper left: nothing to answer
+    throw err;
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -40,7 +40,7 @@ async function runningProbe(t: TestContext) {
   t.after(() => forgetful.close());
   const probe = new Probe({
     listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_' },
+    metrics: { prefix: 't3probe_', detail: 'default' },
     log: { level: 'silent' },
     dropHistory: 16,
     legs: [

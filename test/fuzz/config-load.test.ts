@@ -21,7 +21,7 @@ const EXAMPLE = parseYaml(EXAMPLE_TEXT) as unknown;
 /** A config that sets every key once, so mutations reach all of them. */
 const FULL = {
   listen: '127.0.0.1:9464',
-  metrics: { prefix: 't3probe_' },
+  metrics: { prefix: 't3probe_', detail: 'default' },
   log: { level: 'info' },
   dropHistory: 100,
   defaults: { interval: '1s', deadline: '2s', connectTimeout: '5s', backoff: { min: '1s', max: '30s', factor: 2 } },

@@ -11,6 +11,7 @@ import type { Reason } from '../../src/reasons.js';
 import { createResolver } from '../../src/net/resolver.js';
 import { silentLogger } from '../../src/log.js';
 import { ProbeMetrics } from '../../src/metrics/registry.js';
+import type { MetricsDetail } from '../../src/config/defaults.js';
 import type { StallClock } from '../../src/util/run-deadline.js';
 
 export const FAST = {
@@ -91,8 +92,8 @@ async function sample(metrics: ProbeMetrics, name: string, labels: Record<string
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-export function startLeg(options: WsLegOptions | HttpLegOptions | IdleLegOptions, extra: { stalls?: StallClock } = {}): LegUnderTest {
-  const metrics = new ProbeMetrics({ processMetrics: false });
+export function startLeg(options: WsLegOptions | HttpLegOptions | IdleLegOptions, extra: { stalls?: StallClock; detail?: MetricsDetail } = {}): LegUnderTest {
+  const metrics = new ProbeMetrics({ processMetrics: false, ...(extra.detail === undefined ? {} : { detail: extra.detail }) });
   const dohResolvers: DohResolver[] = [];
   const resolver = createResolver(options.resolve, (doh) => {
     const r = new DohResolver(doh);

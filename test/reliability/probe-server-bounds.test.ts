@@ -14,7 +14,7 @@ test('a slowloris client on the probe port is cut within headersTimeout + 1 s', 
     {
       ready: true,
       status: () => ({}),
-      metrics: { render: () => Promise.resolve(''), contentType: 'text/plain' },
+      metrics: { exposition: async function* () {} },
       log: silentLogger,
       statusWindow: { windowMs: 120_000, burstMs: 3_000 },
     },
