@@ -19,6 +19,7 @@
  * Figures only: no pass or fail.
  *
  *   npm run build && node --import tsx bench/detection-latency.ts [--trials 10] [--faults blackhole,reset,reject,conntrack-flush]
+ *     [--interval 1000] [--deadline 2000] [--hold 3500]   (ms)
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     faults: { type: 'string', default: FAULTS.join(',') },
     interval: { type: 'string', default: '1000' },
     deadline: { type: 'string', default: '2000' },
+    hold: { type: 'string', default: '3500' },
   },
 });
 const TRIALS = Number(values.trials);
@@ -52,8 +54,8 @@ const FAULT_LIST = values.faults.split(',').map((f) => {
 });
 const BLACKBOX_BIN = '/usr/bin/prometheus-blackbox-exporter';
 const BLACKBOX_LISTEN = '127.0.0.1:9115';
-/** The fault stays at least this long, so blackbox_exporter probes through it a few times. */
-const HOLD_MS = 3_500;
+/** The fault stays at least this long (ms), so blackbox_exporter probes through it a few times. */
+const HOLD_MS = Number(values.hold);
 
 const GOALS: Record<Fault, { ms: number; label: string } | undefined> = {
   blackhole: { ms: INTERVAL_MS + DEADLINE_MS, label: '≤ interval + deadline' },
