@@ -123,7 +123,7 @@ async function inject(vip: VipLab, fault: Fault): Promise<() => Promise<void>> {
       return () => lab.nft(router, 'delete table inet t3bench');
     }
     case 'reset':
-      await lab.exec(server, 'ss', '-K', 'state', 'established', `( sport = :${WS_PORT} )`);
+      await lab.exec(server, 'ss', '-K', 'state', 'established', 'sport', '=', `:${WS_PORT}`);
       return () => Promise.resolve();
     case 'conntrack-flush':
       await lab.exec(router, 'conntrack', '-F');

@@ -100,7 +100,7 @@ try {
   await writeFile(caFile, ca.certPem);
   await writeFile(path.join(dir, 'cert.pem'), leaf.certPem);
   await writeFile(path.join(dir, 'key.pem'), leaf.keyPem);
-  const echo = await startEcho(['--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem'), '--max-connections', String(LEGS + 100)]);
+  const echo = await startEcho(['--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem'), '--max-connections', String(LEGS + 100), '--max-connections-per-ip', String(LEGS + 100)]);
   try {
     console.log(machineLine());
     console.log(`# tls-cost: ${LEGS} wss legs every ${values.interval} for ${SECONDS} s after ${WARMUP_S} s, vs blackbox_exporter https probes (${PROBES}, concurrency ${CONCURRENCY}); RSA-2048 leaf`);
