@@ -84,6 +84,8 @@ interface BlackboxProbe {
 interface Trial {
   readonly detectMs: number | undefined;
   readonly reason: string | undefined;
+  /** How long the injecting command itself took (spawning ip netns exec, nft, ss, conntrack). */
+  readonly injectMs: number;
   readonly blackboxProbes: number;
   readonly blackboxFailed: number;
   readonly blackboxFirstFailMs: number | undefined;
@@ -137,6 +139,7 @@ async function runTrial(vip: VipLab, probe: LabProcess, poller: LabProcess, faul
   await delay(INTERVAL_MS + Math.random() * INTERVAL_MS);
   const t0 = Date.now();
   const heal = await inject(vip, fault);
+  const injectMs = Date.now() - t0;
   let drop: { at: number; reason: string } | undefined;
   try {
     drop = await waitFor('the probe to drop', () => drops(probe).find((d) => d.at >= t0), { timeoutMs: 4 * (INTERVAL_MS + DEADLINE_MS), everyMs: 20 }).catch(() => undefined);
@@ -151,6 +154,7 @@ async function runTrial(vip: VipLab, probe: LabProcess, poller: LabProcess, faul
   return {
     detectMs: drop === undefined ? undefined : drop.at - t0,
     reason: drop?.reason,
+    injectMs,
     blackboxProbes: during.length,
     blackboxFailed: during.filter((p) => p.ok === 0).length,
     blackboxFirstFailMs: firstFail === undefined ? undefined : firstFail.end - t0,
@@ -202,7 +206,8 @@ async function main(): Promise<void> {
       const reasons = [...new Set(trials.map((t) => t.reason ?? 'none'))].join('/');
       console.log(
         `${fault}: t3-probe detected ${detected.length}/${TRIALS} (${reasons}), ms: ${trials.map((t) => t.detectMs ?? 'missed').join(' ')}; ` +
-          `min ${detected[0] ?? NaN} median ${percentile(detected, 50)} max ${detected.at(-1) ?? NaN}${withinGoal}`,
+          `min ${detected[0] ?? NaN} median ${percentile(detected, 50)} max ${detected.at(-1) ?? NaN}${withinGoal}; ` +
+          `the injecting command took ${percentile(trials.map((t) => t.injectMs).sort((a, b) => a - b), 50)} ms (median, included)`,
       );
       const bbSaw = trials.filter((t) => t.blackboxFailed > 0);
       const bbFirst = bbSaw.flatMap((t) => (t.blackboxFirstFailMs === undefined ? [] : [t.blackboxFirstFailMs])).sort((a, b) => a - b);
