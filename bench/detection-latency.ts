@@ -121,7 +121,10 @@ async function inject(vip: VipLab, fault: Fault): Promise<() => Promise<void>> {
     case 'reject': {
       // After the DNAT, so the forward chain sees the server's real address, both ways.
       const verdict = fault === 'blackhole' ? 'drop' : 'reject with tcp reset';
-      await lab.nft(router, `table inet t3bench { chain f { type filter hook forward priority filter - 10; ip daddr ${SERVER_IP} tcp dport ${WS_PORT} ${verdict}; ip saddr ${SERVER_IP} tcp sport ${WS_PORT} ${verdict}; } }`);
+      await lab.nft(
+        router,
+        `table inet t3bench {\n  chain f {\n    type filter hook forward priority filter - 10;\n    ip daddr ${SERVER_IP} tcp dport ${WS_PORT} ${verdict}\n    ip saddr ${SERVER_IP} tcp sport ${WS_PORT} ${verdict}\n  }\n}`,
+      );
       return () => lab.nft(router, 'delete table inet t3bench');
     }
     case 'reset':
