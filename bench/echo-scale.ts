@@ -172,8 +172,8 @@ interface Result {
   readonly max: number;
 }
 
-async function measure(connections: number, seconds: number, warmupS: number, asRoot: boolean): Promise<Result> {
-  const echo = await startEcho(connections, asRoot);
+async function measure(connections: number, seconds: number, warmupS: number, usePrlimit: boolean): Promise<Result> {
+  const echo = await startEcho(connections, usePrlimit);
   const clients: ChildProcess[] = [];
   try {
     const processes = Math.max(2, Math.ceil(connections / PER_CLIENT_PROCESS));
