@@ -217,7 +217,8 @@ async function main(): Promise<void> {
       console.log(
         `${fault}: t3-probe detected ${detected.length}/${TRIALS} (${reasons}), ms: ${trials.map((t) => t.detectMs ?? 'missed').join(' ')}; ` +
           `min ${detected[0] ?? NaN} median ${percentile(detected, 50)} max ${detected.at(-1) ?? NaN}${withinGoal}; ` +
-          `the injecting command took ${percentile(trials.map((t) => t.injectMs).sort((a, b) => a - b), 50)} ms (median, included)`,
+          `the injecting command took ${percentile(trials.map((t) => t.injectMs).sort((a, b) => a - b), 50)} ms (median, included); ` +
+          `ms from the command's return: ${trials.map((t) => (t.detectMs === undefined ? 'missed' : t.detectMs - t.injectMs)).join(' ')}`,
       );
       const bbSaw = trials.filter((t) => t.blackboxFailed > 0);
       const bbFirst = bbSaw.flatMap((t) => (t.blackboxFirstFailMs === undefined ? [] : [t.blackboxFirstFailMs])).sort((a, b) => a - b);
