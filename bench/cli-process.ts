@@ -80,16 +80,25 @@ export async function startEcho(args: readonly string[] = []): Promise<Child & {
   return Object.assign(echo, { port: Number(match[1]) });
 }
 
-/** blackbox_exporter with the given module config, once /-/healthy answers. */
+/**
+ * blackbox_exporter with the given module config, once /-/healthy answers. It cannot listen on
+ * port 0, so a random port is tried, and another if it exits (the port was taken).
+ */
 export async function startBlackbox(dir: string, modulesYaml: string): Promise<Child & { listen: string; startMs: number }> {
   if (BLACKBOX_BIN === undefined) throw new Error('blackbox_exporter is not installed (Debian package prometheus-blackbox-exporter)');
   const file = path.join(dir, 'blackbox.yml');
   await writeFile(file, modulesYaml);
-  const listen = `127.0.0.1:${randomPort()}`;
-  const t0 = performance.now();
-  const proc = start(BLACKBOX_BIN, [`--config.file=${file}`, `--web.listen-address=${listen}`]);
-  await waitFor200(`http://${listen}/-/healthy`, 'blackbox_exporter');
-  return Object.assign(proc, { listen, startMs: performance.now() - t0 });
+  for (let attempt = 1; ; attempt++) {
+    const listen = `127.0.0.1:${randomPort()}`;
+    const t0 = performance.now();
+    const proc = start(BLACKBOX_BIN, [`--config.file=${file}`, `--web.listen-address=${listen}`]);
+    const exited = once(proc.child, 'exit').then(() => 'exited' as const);
+    const ready = waitFor200(`http://${listen}/-/healthy`, 'blackbox_exporter').then(() => 'ready' as const);
+    const outcome = await Promise.race([ready, exited]).catch((err: unknown) => err);
+    if (outcome === 'ready') return Object.assign(proc, { listen, startMs: performance.now() - t0 });
+    await proc.stop();
+    if (attempt === 3) throw new Error(`blackbox_exporter did not start (3 attempts): ${proc.output().slice(0, 2_000)}`, { cause: outcome });
+  }
 }
 
 /** Sum of every sample of a metric family in a Prometheus text body whose labels match. */
