@@ -37,8 +37,8 @@ async function bench(t: TestContext, script: string, args: readonly string[]): P
 test('bench/echo-scale.ts prints the echo CPU, RSS and added p99 against the baseline', { timeout: 60_000 }, async (t) => {
   const out = await bench(t, 'echo-scale.ts', ['--connections', '40', '--baseline', '4', '--seconds', '1', '--warmup', '0']);
   assert.match(out, /^baseline: 4\/4 open .*echo CPU [\d.]+% of one core, RSS \d+ MiB.*p99 [\d.]+ ms/m);
-  assert.match(out, /^at scale: 40\/40 open .*p99 [\d.]+ ms/m);
-  assert.match(out, /^added p99 -?[\d.]+ ms \(goal < 5 ms\); echo CPU [\d.]+% of one core/m);
+  assert.match(out, /^at scale: 40\/40 open .*observer RTT p50 [\d.]+ ms p99 [\d.]+ ms \([1-9]\d* echoes\)/m);
+  assert.match(out, /^added p99 -?[\d.]+ ms at the observer, -?[\d.]+ ms at the load clients \(goal < 5 ms\); echo CPU [\d.]+% of one core/m);
 });
 
 test('bench/tls-cost.ts prints CPU per successful probe for wss legs and blackbox_exporter https, and the ratio', { timeout: 60_000 }, async (t) => {
