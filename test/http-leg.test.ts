@@ -12,21 +12,16 @@ import { createCertificateAuthority } from '../src/demo/pki.js';
 import { startEchoServer } from '../src/echo/server.js';
 import type { ProbeMetrics } from '../src/metrics/registry.js';
 import { FAST, httpLegOptions, startLeg } from './helpers/legs.js';
+import { sampleSum } from './helpers/exposition.js';
 import { freePort, startHttpServer } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
 
 /** One series of a metric by its exposed name (`t3probe_rtt_seconds_count`, ...). */
-async function series(metrics: ProbeMetrics, family: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(family);
-  if (metric === undefined) throw new Error(`no metric ${family}`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => ((v as { metricName?: string }).metricName ?? family) === name)
-    .filter((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
+function series(metrics: ProbeMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sampleSum(metrics, name, labels);
 }
 
-const rttCount = (metrics: ProbeMetrics): Promise<number> => series(metrics, 't3probe_rtt_seconds', 't3probe_rtt_seconds_count');
+const rttCount = (metrics: ProbeMetrics): Promise<number> => series(metrics, 't3probe_rtt_seconds_count');
 
 /**
  * Python's http.server: HTTP/1.0, one request per connection, an access-log line on stderr per
@@ -167,7 +162,7 @@ test('every answered GET is an ok heartbeat and an RTT sample, even when the far
     return answered >= 5 && ok === answered && samples === answered && server.answered(200) === answered && answered;
   });
   // Each request really opened a connection of its own.
-  assert.equal(await series(probe.metrics, 't3probe_connect_seconds', 't3probe_connect_seconds_count', { phase: 'tcp' }) >= n, true);
+  assert.equal(await series(probe.metrics, 't3probe_connect_seconds_count', { phase: 'tcp' }) >= n, true);
   assert.equal(await probe.disconnects(), 0);
 });
 
@@ -246,7 +241,7 @@ test('RTT ends at the response headers: a body that comes late is not in the RTT
   await probe.up();
   await waitFor('3 RTT samples', async () => (await rttCount(probe.metrics)) >= 3);
   const samples = await rttCount(probe.metrics);
-  const rttSum = await series(probe.metrics, 't3probe_rtt_seconds', 't3probe_rtt_seconds_sum');
+  const rttSum = await series(probe.metrics, 't3probe_rtt_seconds_sum');
   assert.ok(rttSum / samples < BODY_DELAY_MS / 1000 / 2, `mean RTT ${rttSum / samples} s`);
   assert.equal(await probe.heartbeats('ok'), samples);
   assert.equal(server.sockets, 1);
@@ -279,9 +274,9 @@ test('RTT starts when the request is written: a slow connection setup lands in t
   await probe.up();
   await waitFor('2 RTT samples', async () => (await rttCount(probe.metrics)) >= 2, { timeoutMs: 8_000 });
   const samples = await rttCount(probe.metrics);
-  const rttSum = await series(probe.metrics, 't3probe_rtt_seconds', 't3probe_rtt_seconds_sum');
-  const tlsCount = await series(probe.metrics, 't3probe_connect_seconds', 't3probe_connect_seconds_count', { phase: 'tls' });
-  const tlsSum = await series(probe.metrics, 't3probe_connect_seconds', 't3probe_connect_seconds_sum', { phase: 'tls' });
+  const rttSum = await series(probe.metrics, 't3probe_rtt_seconds_sum');
+  const tlsCount = await series(probe.metrics, 't3probe_connect_seconds_count', { phase: 'tls' });
+  const tlsSum = await series(probe.metrics, 't3probe_connect_seconds_sum', { phase: 'tls' });
   assert.ok(tlsCount >= samples && tlsSum / tlsCount >= SETUP_DELAY_MS / 1000, `tls phase mean ${tlsSum / tlsCount} s`);
   assert.ok(rttSum / samples < SETUP_DELAY_MS / 1000 / 2, `mean RTT ${rttSum / samples} s`);
 });

@@ -6,6 +6,7 @@
  * series in one synchronous run.
  */
 import type { Metric, MetricValue, Registry } from 'prom-client';
+import { escapeHelp, escapeLabelValue, type LegSeriesStore } from './leg-series.js';
 
 export const EXPOSITION_FORMATS = ['prometheus', 'openmetrics'] as const;
 export type ExpositionFormat = (typeof EXPOSITION_FORMATS)[number];
@@ -57,15 +58,32 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
 type Sample = MetricValue<string> & { readonly metricName?: string };
 
 /**
- * The exposition of every metric in `registry`, in chunks of about LINES_PER_CHUNK lines, with a
- * setImmediate whenever the writer has run WRITE_SLICE_MS, so timers due meanwhile run first. The writer yields only between series:
- * a histogram series' buckets, `_sum` and `_count` are read in one go, so they always agree.
+ * The exposition of every per-leg series in `legs`, then of every metric in `registry`, in chunks
+ * of about LINES_PER_CHUNK lines, with a setImmediate whenever the writer has run WRITE_SLICE_MS,
+ * so timers due meanwhile run first. The writer yields only between series: a histogram series'
+ * buckets, `_sum` and `_count` are read in one go, so they always agree.
  */
-export async function* exposition(registry: Registry, format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
+export async function* exposition(legs: LegSeriesStore, registry: Registry, format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
   const openMetrics = format === 'openmetrics';
-  let lines: string[] = [];
-  let written = 0;
   let sliceStart = performance.now();
+  // The per-leg families: text from constant pieces around each leg's label (leg-series.ts).
+  let chunk = '';
+  let chunkLines = 0;
+  for (const series of legs.lines(openMetrics)) {
+    chunk += series.text;
+    chunkLines += series.lines;
+    if (chunkLines < LINES_PER_CHUNK) continue;
+    yield chunk;
+    chunk = '';
+    chunkLines = 0;
+    if (performance.now() - sliceStart >= WRITE_SLICE_MS) {
+      await nextTurn();
+      sliceStart = performance.now();
+      signal?.throwIfAborted();
+    }
+  }
+  let lines: string[] = chunk === '' ? [] : [chunk.slice(0, -1)];
+  let written = chunkLines;
   // getMetricsAsArray is typed as plain objects; they are the metric instances themselves.
   for (const metric of registry.getMetricsAsArray() as unknown as Metric[]) {
     signal?.throwIfAborted();
@@ -174,9 +192,9 @@ function* fromStore(stored: StoredMetric, openMetrics: boolean): Generator<Serie
 }
 
 /** Every chunk of `exposition()` joined: for callers that want the whole text (tests, the CLI). */
-export async function renderExposition(registry: Registry, format: ExpositionFormat = 'prometheus'): Promise<string> {
+export async function renderExposition(legs: LegSeriesStore, registry: Registry, format: ExpositionFormat = 'prometheus'): Promise<string> {
   let text = '';
-  for await (const chunk of exposition(registry, format)) text += chunk;
+  for await (const chunk of exposition(legs, registry, format)) text += chunk;
   return text;
 }
 
@@ -198,14 +216,4 @@ function formatValue(value: number): string {
   if (value === Infinity) return '+Inf';
   if (value === -Infinity) return '-Inf';
   return String(value);
-}
-
-function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-/** The text format escapes backslash and newline in HELP; OpenMetrics also the double quote. */
-function escapeHelp(help: string, openMetrics: boolean): string {
-  const escaped = help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-  return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
 }

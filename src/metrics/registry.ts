@@ -6,22 +6,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { DEFAULT_METRICS_DETAIL, DEFAULT_METRICS_PREFIX, type MetricsDetail } from '../config/defaults.js';
 import type { IdleExpiry } from '../errors.js';
-import { REASONS, type Reason } from '../reasons.js';
 import { EXPOSITION_CONTENT_TYPES, exposition, renderExposition, type ExpositionFormat } from './exposition.js';
+import { LegSeriesStore, type LegLayoutSpec } from './leg-series.js';
+import { CONNECT_PHASES, HEARTBEAT_RESULTS, PRECREATED_HEARTBEAT_RESULTS, type ConnectPhase, type LegMetrics } from './leg-vocabulary.js';
 
-export const HEARTBEAT_RESULTS = ['ok', 'late', 'duplicate', 'garbled', 'timeout', 'failed'] as const;
-export type HeartbeatResult = (typeof HEARTBEAT_RESULTS)[number];
-/**
- * The heartbeat results that exist at 0 from the start at the default detail: `ok` (every rate
- * reads it) and `timeout` (the one that turns into a drop). The rest appear when they first happen.
- */
-export const PRECREATED_HEARTBEAT_RESULTS = ['ok', 'timeout'] as const satisfies readonly HeartbeatResult[];
+export { CONNECT_PHASES, HEARTBEAT_RESULTS, PRECREATED_HEARTBEAT_RESULTS } from './leg-vocabulary.js';
+export type { ConnectPhase, HeartbeatResult, LegMetrics } from './leg-vocabulary.js';
 
 /** Series per leg the default detail must stay within (test/metrics-series.test.ts holds it there). */
 export const MAX_DEFAULT_SERIES_PER_LEG = 40;
-
-export const CONNECT_PHASES = ['dns', 'tcp', 'tls', 'upgrade'] as const;
-export type ConnectPhase = (typeof CONNECT_PHASES)[number];
 
 /** 0.5 ms (loopback) to 30 s (a WAN leg in trouble). */
 export const RTT_BUCKETS_S = [
@@ -45,14 +38,6 @@ export const LIFETIME_BUCKETS_S = [
   1, 5, 10, 30, 60, 120, 180, 240, 265, 275, 300, 345, 355, 395, 405, 600, 895, 905, 1200, 1800, 3600, 7200,
   14_400, 43_200, 86_400,
 ] as const;
-
-export interface LegMetrics {
-  setConnected(up: boolean): void;
-  observeRtt(seconds: number): void;
-  countHeartbeat(result: HeartbeatResult): void;
-  observeConnectPhase(phase: ConnectPhase, seconds: number): void;
-  recordDrop(reason: Reason, lifetimeSeconds: number | undefined, atEpochMs: number): void;
-}
 
 /**
  * survived: the echo came back; expired: the idle connection was dead while its control
@@ -106,15 +91,8 @@ export class ProbeMetrics {
   readonly registry = new Registry();
   readonly prefix: string;
   readonly detail: MetricsDetail;
-  readonly #connected: Gauge<'leg'>;
-  readonly #disconnects: Counter<'leg' | 'reason'>;
-  readonly #rtt: Histogram<'leg'>;
-  /** Per leg and phase at `full`; per phase over all legs at `default` (44 series per probe, not per leg). */
-  readonly #connectSeconds: Histogram<'leg' | 'phase'> | Histogram<'phase'>;
-  readonly #lifetime: Histogram<'leg'>;
-  readonly #lastDrop: Gauge<'leg'>;
-  readonly #heartbeats: Counter<'leg' | 'result'>;
-  readonly #legInfo: Gauge<'leg' | 'kind' | 'role'>;
+  /** Every series with a `leg` label (src/metrics/leg-series.ts). */
+  readonly legSeries: LegSeriesStore;
   readonly #reloadSuccess: Gauge;
   readonly #reloadTimestamp: Gauge;
 
@@ -125,59 +103,52 @@ export class ProbeMetrics {
     this.detail = detail;
     const full = detail === 'full';
     const registers = [this.registry];
-    this.#connected = new Gauge({
-      name: `${prefix}connected`,
-      help: 'Whether the leg is connected and answering heartbeats (1) or not (0).',
-      labelNames: ['leg'],
-      registers,
-    });
-    this.#disconnects = new Counter({
-      name: `${prefix}disconnects_total`,
-      help: 'Drops per leg and reason: transitions into the down state, each counted once with one reason.',
-      labelNames: ['leg', 'reason'],
-      registers,
-    });
-    this.#rtt = new Histogram({
-      name: `${prefix}rtt_seconds`,
-      help: 'Heartbeat round-trip time (ws legs) or request time (http legs) on the established connection.',
-      labelNames: ['leg'],
-      buckets: [...(full ? RTT_BUCKETS_S : RTT_BUCKETS_DEFAULT_S)],
-      registers,
-    });
     const connect = {
       name: `${prefix}connect_seconds`,
       help: `Time spent in each connection phase: dns, tcp, tls, upgrade${full ? '' : ', over all legs (metrics.detail: full splits it per leg)'}.`,
+      type: 'histogram' as const,
       buckets: [...CONNECT_BUCKETS_S],
-      registers,
     };
-    this.#connectSeconds = full
-      ? new Histogram({ ...connect, labelNames: ['leg', 'phase'] as const })
-      : new Histogram({ ...connect, labelNames: ['phase'] as const });
-    this.#lifetime = new Histogram({
-      name: `${prefix}connection_lifetime_seconds`,
-      help: 'How long a connection stayed up before it dropped; buckets bracket common idle timeouts (270/350/400/900 s).',
-      labelNames: ['leg'],
-      buckets: [...(full ? LIFETIME_BUCKETS_S : LIFETIME_BUCKETS_DEFAULT_S)],
-      registers,
-    });
-    this.#lastDrop = new Gauge({
-      name: `${prefix}last_drop_timestamp_seconds`,
-      help: 'Unix time of the most recent drop of the leg; 0 if it never dropped.',
-      labelNames: ['leg'],
-      registers,
-    });
-    this.#heartbeats = new Counter({
-      name: `${prefix}heartbeats_total`,
-      help: 'Heartbeats (ws) or requests (http) by result: ok, late, duplicate, garbled, timeout, failed.',
-      labelNames: ['leg', 'result'],
-      registers,
-    });
-    this.#legInfo = new Gauge({
-      name: `${prefix}leg_info`,
-      help: 'Always 1: what each leg is (kind) and stands for in attribution (role: public, internal, serve, idle).',
-      labelNames: ['leg', 'kind', 'role'],
-      registers,
-    });
+    const spec: LegLayoutSpec = {
+      prefix,
+      detail,
+      connected: { name: `${prefix}connected`, type: 'gauge', help: 'Whether the leg is connected and answering heartbeats (1) or not (0).' },
+      disconnects: {
+        name: `${prefix}disconnects_total`,
+        type: 'counter',
+        help: 'Drops per leg and reason: transitions into the down state, each counted once with one reason.',
+      },
+      rtt: {
+        name: `${prefix}rtt_seconds`,
+        type: 'histogram',
+        help: 'Heartbeat round-trip time (ws legs) or request time (http legs) on the established connection.',
+        buckets: full ? RTT_BUCKETS_S : RTT_BUCKETS_DEFAULT_S,
+      },
+      lifetime: {
+        name: `${prefix}connection_lifetime_seconds`,
+        type: 'histogram',
+        help: 'How long a connection stayed up before it dropped; buckets bracket common idle timeouts (270/350/400/900 s).',
+        buckets: full ? LIFETIME_BUCKETS_S : LIFETIME_BUCKETS_DEFAULT_S,
+      },
+      lastDrop: { name: `${prefix}last_drop_timestamp_seconds`, type: 'gauge', help: 'Unix time of the most recent drop of the leg; 0 if it never dropped.' },
+      heartbeats: {
+        name: `${prefix}heartbeats_total`,
+        type: 'counter',
+        help: 'Heartbeats (ws) or requests (http) by result: ok, late, duplicate, garbled, timeout, failed.',
+        results: HEARTBEAT_RESULTS,
+        precreated: PRECREATED_HEARTBEAT_RESULTS,
+      },
+      info: {
+        name: `${prefix}leg_info`,
+        type: 'gauge',
+        help: 'Always 1: what each leg is (kind) and stands for in attribution (role: public, internal, serve, idle).',
+      },
+      connect: full ? { ...connect, phases: CONNECT_PHASES } : undefined,
+    };
+    // At `default` the connect phases are one histogram over all legs (44 series per probe, not
+    // per leg); at `full` they are per leg, in legSeries.
+    const connectSeconds = full ? undefined : new Histogram({ ...connect, labelNames: ['phase'] as const, registers });
+    this.legSeries = new LegSeriesStore(spec, connectSeconds === undefined ? undefined : (phase: ConnectPhase, seconds: number) => connectSeconds.observe({ phase }, seconds));
     // The names and meaning of Prometheus' own prometheus_config_last_reload_successful and
     // prometheus_config_last_reload_success_timestamp_seconds, so the same alert works.
     this.#reloadSuccess = new Gauge({
@@ -205,6 +176,7 @@ export class ProbeMetrics {
    * label rather than by a list of metrics, so a per-leg metric added later is covered too.
    */
   async removeLeg(leg: string): Promise<void> {
+    this.legSeries.remove(leg);
     this.#idle?.forget(leg);
     // getMetricsAsArray is typed as plain objects; they are the metric instances themselves.
     for (const metric of this.registry.getMetricsAsArray() as unknown as Metric[]) {
@@ -229,33 +201,7 @@ export class ProbeMetrics {
    * what it is for.
    */
   forLeg(leg: string, info?: { kind: string; role: string }): LegMetrics {
-    const full = this.detail === 'full';
-    if (info !== undefined) this.#legInfo.set({ leg, ...info }, 1);
-    for (const reason of REASONS) this.#disconnects.inc({ leg, reason }, 0);
-    for (const result of full ? HEARTBEAT_RESULTS : PRECREATED_HEARTBEAT_RESULTS) this.#heartbeats.inc({ leg, result }, 0);
-    this.#lastDrop.set({ leg }, 0);
-    this.#connected.set({ leg }, 0);
-    // Zero-filled so increase() over the lifetime buckets sees the very first drop (an IPVS
-    // expiry may happen once).
-    this.#lifetime.zero({ leg });
-    // Bound children only for the per-heartbeat hot path; everything rarer passes labels, which
-    // keeps a leg's metric state small (the 1000-leg benchmark counts every KiB).
-    const rtt = full || info?.kind !== 'idle' ? this.#rtt.labels(leg) : undefined;
-    const ok = this.#heartbeats.labels(leg, 'ok');
-    const connect = this.#connectSeconds;
-    return {
-      setConnected: (up) => this.#connected.set({ leg }, up ? 1 : 0),
-      observeRtt: (seconds) => rtt?.observe(seconds),
-      countHeartbeat: (result) => (result === 'ok' ? ok.inc() : this.#heartbeats.inc({ leg, result })),
-      observeConnectPhase: full
-        ? (phase, seconds) => (connect as Histogram<'leg' | 'phase'>).observe({ leg, phase }, seconds)
-        : (phase, seconds) => (connect as Histogram<'phase'>).observe({ phase }, seconds),
-      recordDrop: (reason, lifetimeSeconds, atEpochMs) => {
-        this.#disconnects.inc({ leg, reason });
-        this.#lastDrop.set({ leg }, atEpochMs / 1000);
-        if (lifetimeSeconds !== undefined) this.#lifetime.observe({ leg }, lifetimeSeconds);
-      },
-    };
+    return this.legSeries.bind(leg, info, info?.kind !== 'idle');
   }
 
   #idle: IdleSeries | undefined;
@@ -307,12 +253,12 @@ export class ProbeMetrics {
 
   /** The /metrics body in chunks that yield the event loop between them (src/metrics/exposition.ts). */
   exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
-    return exposition(this.registry, format, signal);
+    return exposition(this.legSeries, this.registry, format, signal);
   }
 
   /** The whole text at once, written by the same code as /metrics. */
   render(format: ExpositionFormat = 'prometheus'): Promise<string> {
-    return renderExposition(this.registry, format);
+    return renderExposition(this.legSeries, this.registry, format);
   }
 }
 

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { startEchoServer } from '../../src/echo/server.js';
 import { Probe } from '../../src/probe.js';
 import { ProbeMetrics } from '../../src/metrics/registry.js';
+import { familiesOf } from '../helpers/exposition.js';
 import { httpLegOptions, idleLegOptions, wsLegOptions } from '../helpers/legs.js';
 import { PROMETHEUS_BIN, startPrometheus } from '../helpers/prometheus.js';
 import { requireBinary } from '../helpers/system.js';
@@ -104,9 +105,9 @@ test('the Grafana dashboard parses, uses datasource and job variables, and only 
   metrics.forLeg('x', { kind: 'ws', role: 'public' });
   metrics.forIdleLeg('x');
   const exported = new Set<string>();
-  for (const m of await metrics.registry.getMetricsAsJSON()) {
-    exported.add(m.name);
-    if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(m.name + suffix);
+  for (const [name, type] of await familiesOf(metrics)) {
+    exported.add(name);
+    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(name + suffix);
   }
   const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((target) => ({ panel: p, target })));
   assert.ok(queries.length >= 9);

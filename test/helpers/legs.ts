@@ -11,6 +11,7 @@ import type { Reason } from '../../src/reasons.js';
 import { createResolver } from '../../src/net/resolver.js';
 import { silentLogger } from '../../src/log.js';
 import { ProbeMetrics } from '../../src/metrics/registry.js';
+import { sampleSum } from './exposition.js';
 import type { MetricsDetail } from '../../src/config/defaults.js';
 import type { StallClock } from '../../src/util/run-deadline.js';
 
@@ -83,13 +84,8 @@ export interface LegUnderTest {
   close(): Promise<void>;
 }
 
-async function sample(metrics: ProbeMetrics, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(`t3probe_${name}`);
-  if (metric === undefined) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
+function sample(metrics: ProbeMetrics, name: string, labels: Record<string, string>): Promise<number> {
+  return sampleSum(metrics, `t3probe_${name}`, labels);
 }
 
 export function startLeg(options: WsLegOptions | HttpLegOptions | IdleLegOptions, extra: { stalls?: StallClock; detail?: MetricsDetail } = {}): LegUnderTest {

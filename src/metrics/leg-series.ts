@@ -1,0 +1,331 @@
+/**
+ * Every series that carries a `leg` label, kept here rather than in prom-client (issue 12 §1, §3).
+ *
+ * A leg's values live in one Float64Array laid out by a `LegLayout` shared by all legs (about 0.5
+ * KiB per leg at the default detail). prom-client kept the same values as a labels object, a
+ * value object and a bucket dictionary per series: about 4 KiB of heap and a dozen objects per
+ * leg, and its renderer formatted every label set again on every scrape. Here a leg's label is
+ * escaped once, at bind time, and the text of each family is written from constant pieces around
+ * it, so a scrape of 10,000 legs costs about a string concatenation per line.
+ *
+ * The writer (`LegSeriesStore.lines`) produces whole series: a histogram's buckets, `_sum` and
+ * `_count` come from one read, so they always agree; between series the exposition may yield.
+ * prom-client keeps the process metrics and the probe-wide series (src/metrics/registry.ts).
+ */
+import { REASONS, type Reason } from '../reasons.js';
+import type { MetricsDetail } from '../config/defaults.js';
+import type { ConnectPhase, HeartbeatResult, LegMetrics } from './leg-vocabulary.js';
+
+/** One family of the per-leg exposition: its name, type, help and the label values of its series. */
+export interface LegFamilySpec {
+  readonly name: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly help: string;
+}
+
+/** The per-leg families and their fixed vocabularies, from src/metrics/registry.ts. */
+export interface LegLayoutSpec {
+  readonly prefix: string;
+  readonly detail: MetricsDetail;
+  readonly connected: LegFamilySpec;
+  readonly disconnects: LegFamilySpec;
+  readonly rtt: LegFamilySpec & { readonly buckets: readonly number[] };
+  readonly lifetime: LegFamilySpec & { readonly buckets: readonly number[] };
+  readonly lastDrop: LegFamilySpec;
+  readonly heartbeats: LegFamilySpec & { readonly results: readonly HeartbeatResult[]; readonly precreated: readonly HeartbeatResult[] };
+  readonly info: LegFamilySpec;
+  /** Per leg and phase only at `full`; at `default` the phases are one probe-wide histogram. */
+  readonly connect: (LegFamilySpec & { readonly buckets: readonly number[]; readonly phases: readonly ConnectPhase[] }) | undefined;
+}
+
+/** Offsets into a leg's Float64Array. Histograms keep per-bucket (not cumulative) counts, then sum, then count. */
+class LegLayout {
+  readonly connected = 0;
+  readonly lastDrop = 1;
+  readonly disconnects = 2;
+  readonly heartbeats: number;
+  readonly rtt: number;
+  readonly lifetime: number;
+  readonly connect: number;
+  readonly size: number;
+  readonly reasonIndex: ReadonlyMap<Reason, number>;
+  readonly resultIndex: ReadonlyMap<HeartbeatResult, number>;
+  readonly phaseIndex: ReadonlyMap<ConnectPhase, number>;
+  readonly rttBuckets: Float64Array;
+  readonly lifetimeBuckets: Float64Array;
+  readonly connectBuckets: Float64Array;
+
+  constructor(readonly spec: LegLayoutSpec) {
+    this.reasonIndex = new Map(REASONS.map((r, i) => [r, i]));
+    this.resultIndex = new Map(spec.heartbeats.results.map((r, i) => [r, i]));
+    this.phaseIndex = new Map((spec.connect?.phases ?? []).map((p, i) => [p, i]));
+    this.rttBuckets = Float64Array.from(spec.rtt.buckets);
+    this.lifetimeBuckets = Float64Array.from(spec.lifetime.buckets);
+    this.connectBuckets = Float64Array.from(spec.connect?.buckets ?? []);
+    this.heartbeats = this.disconnects + REASONS.length;
+    this.rtt = this.heartbeats + spec.heartbeats.results.length;
+    this.lifetime = this.rtt + spec.rtt.buckets.length + 2;
+    this.connect = this.lifetime + spec.lifetime.buckets.length + 2;
+    this.size = this.connect + (spec.connect === undefined ? 0 : spec.connect.phases.length * (spec.connect.buckets.length + 2));
+  }
+}
+
+/** Add one observation to the histogram at `offset` (buckets, then sum, then count); `le` is inclusive, as in Prometheus. */
+function observe(values: Float64Array, offset: number, bounds: Float64Array, value: number): void {
+  if (!Number.isFinite(value)) return;
+  let i = 0;
+  while (i < bounds.length && value > (bounds[i] as number)) i++;
+  if (i < bounds.length) (values[offset + i] as number)++;
+  values[offset + bounds.length] = (values[offset + bounds.length] as number) + value;
+  (values[offset + bounds.length + 1] as number)++;
+}
+
+/** One leg's series: its escaped label and its values. Also the LegMetrics the leg writes to. */
+export class LegSeries implements LegMetrics {
+  readonly values: Float64Array;
+
+  constructor(
+    readonly layout: LegLayout,
+    /** `leg="..."`, escaped once. */
+    readonly label: string,
+    /** `,kind="ws",role="internal"` for leg_info, or undefined for a leg without one. */
+    public info: string | undefined,
+    /** Idle legs at the default detail export no RTT histogram. */
+    readonly hasRtt: boolean,
+    readonly observeProbeWidePhase: ((phase: ConnectPhase, seconds: number) => void) | undefined,
+  ) {
+    this.values = new Float64Array(layout.size);
+  }
+
+  setConnected(up: boolean): void {
+    this.values[this.layout.connected] = up ? 1 : 0;
+  }
+
+  observeRtt(seconds: number): void {
+    if (this.hasRtt) observe(this.values, this.layout.rtt, this.layout.rttBuckets, seconds);
+  }
+
+  countHeartbeat(result: HeartbeatResult): void {
+    const index = this.layout.resultIndex.get(result);
+    if (index !== undefined) (this.values[this.layout.heartbeats + index] as number)++;
+  }
+
+  observeConnectPhase(phase: ConnectPhase, seconds: number): void {
+    if (this.observeProbeWidePhase !== undefined) {
+      this.observeProbeWidePhase(phase, seconds);
+      return;
+    }
+    const layout = this.layout;
+    const index = layout.phaseIndex.get(phase);
+    if (index !== undefined) observe(this.values, layout.connect + index * (layout.connectBuckets.length + 2), layout.connectBuckets, seconds);
+  }
+
+  recordDrop(reason: Reason, lifetimeSeconds: number | undefined, atEpochMs: number): void {
+    const layout = this.layout;
+    const index = layout.reasonIndex.get(reason);
+    if (index !== undefined) (this.values[layout.disconnects + index] as number)++;
+    this.values[layout.lastDrop] = atEpochMs / 1000;
+    if (lifetimeSeconds !== undefined) observe(this.values, layout.lifetime, layout.lifetimeBuckets, lifetimeSeconds);
+  }
+}
+
+/** Text pieces of one family, built once per store and format. */
+interface FamilyText {
+  readonly header: string;
+  /** For each series of a leg: the text before the leg label (`name{` or `name{le="0.5",`). */
+  readonly before: readonly string[];
+  /** For each series: the text between the leg label and the value (`} ` or `,reason="x"} `). */
+  readonly after: readonly string[];
+}
+
+/** The families in the order they are written. */
+const FAMILY_ORDER = ['connected', 'disconnects', 'rtt', 'connect', 'lifetime', 'lastDrop', 'heartbeats', 'info'] as const;
+type FamilyKey = (typeof FAMILY_ORDER)[number];
+
+/** Every leg's series, and their text. */
+export class LegSeriesStore {
+  readonly #layout: LegLayout;
+  readonly #legs = new Map<string, LegSeries>();
+  readonly #observeProbeWidePhase: ((phase: ConnectPhase, seconds: number) => void) | undefined;
+  readonly #text = new Map<boolean, ReadonlyMap<FamilyKey, FamilyText>>();
+
+  constructor(spec: LegLayoutSpec, observeProbeWidePhase: ((phase: ConnectPhase, seconds: number) => void) | undefined) {
+    this.#layout = new LegLayout(spec);
+    this.#observeProbeWidePhase = spec.connect === undefined ? observeProbeWidePhase : undefined;
+  }
+
+  get size(): number {
+    return this.#legs.size;
+  }
+
+  /** The series of `leg`, created at zero (every counter series increase() needs exists from the start). */
+  bind(leg: string, info: { kind: string; role: string } | undefined, hasRtt: boolean): LegSeries {
+    const infoText = info === undefined ? undefined : `,kind="${escapeLabelValue(info.kind)}",role="${escapeLabelValue(info.role)}"`;
+    const existing = this.#legs.get(leg);
+    if (existing !== undefined) {
+      if (infoText !== undefined) existing.info = infoText;
+      return existing;
+    }
+    const series = new LegSeries(this.#layout, `leg="${escapeLabelValue(leg)}"`, infoText, hasRtt || this.#layout.spec.detail === 'full', this.#observeProbeWidePhase);
+    this.#legs.set(leg, series);
+    return series;
+  }
+
+  /** Forget a leg: its series disappear from the next scrape. */
+  remove(leg: string): void {
+    this.#legs.delete(leg);
+  }
+
+  /** The names and types of the families this store writes (the README's table, the dashboard test). */
+  families(): readonly LegFamilySpec[] {
+    const spec = this.#layout.spec;
+    return FAMILY_ORDER.flatMap((key) => {
+      const family = spec[key];
+      return family === undefined ? [] : [family];
+    });
+  }
+
+  /**
+   * The per-leg exposition, family by family, leg by leg: each yielded value is one leg's series
+   * of one family (complete lines, newline-terminated) with its line count, so the caller can
+   * chunk and yield between legs. A family's `# HELP`/`# TYPE` header comes with its first leg.
+   */
+  *lines(openMetrics: boolean): Generator<{ readonly text: string; readonly lines: number }, void, undefined> {
+    const texts = this.#familyText(openMetrics);
+    const layout = this.#layout;
+    const spec = layout.spec;
+    for (const key of FAMILY_ORDER) {
+      const family = texts.get(key);
+      if (family === undefined) continue;
+      let header = family.header;
+      for (const series of this.#legs.values()) {
+        const values = series.values;
+        const label = series.label;
+        let text = header;
+        let lines = 0;
+        switch (key) {
+          case 'connected':
+            text += `${family.before[0]}${label}${family.after[0]}${values[layout.connected]}\n`;
+            lines = 1;
+            break;
+          case 'lastDrop':
+            text += `${family.before[0]}${label}${family.after[0]}${values[layout.lastDrop]}\n`;
+            lines = 1;
+            break;
+          case 'disconnects':
+            for (let i = 0; i < REASONS.length; i++) text += `${family.before[i]}${label}${family.after[i]}${values[layout.disconnects + i]}\n`;
+            lines = REASONS.length;
+            break;
+          case 'heartbeats': {
+            const results = spec.heartbeats.results;
+            const all = spec.detail === 'full';
+            for (let i = 0; i < results.length; i++) {
+              const value = values[layout.heartbeats + i] as number;
+              // At the default detail a result that never happened is not exported (ok and timeout always are).
+              if (!all && value === 0 && !spec.heartbeats.precreated.includes(results[i] as HeartbeatResult)) continue;
+              text += `${family.before[i]}${label}${family.after[i]}${value}\n`;
+              lines++;
+            }
+            break;
+          }
+          case 'info':
+            if (series.info === undefined) break;
+            text += `${family.before[0]}${label}${series.info}${family.after[0]}1\n`;
+            lines = 1;
+            break;
+          case 'rtt':
+            if (!series.hasRtt) break;
+            text += histogramText(family, label, values, layout.rtt, layout.rttBuckets.length, 0);
+            lines = layout.rttBuckets.length + 3;
+            break;
+          case 'lifetime':
+            text += histogramText(family, label, values, layout.lifetime, layout.lifetimeBuckets.length, 0);
+            lines = layout.lifetimeBuckets.length + 3;
+            break;
+          case 'connect': {
+            const perPhase = layout.connectBuckets.length + 3;
+            const phases = spec.connect?.phases.length ?? 0;
+            for (let p = 0; p < phases; p++) text += histogramText(family, label, values, layout.connect + p * (layout.connectBuckets.length + 2), layout.connectBuckets.length, p * perPhase);
+            lines = phases * perPhase;
+            break;
+          }
+        }
+        if (lines === 0) continue;
+        header = '';
+        yield { text, lines };
+      }
+      // A family with no series at all still has its header, as prom-client writes it.
+      if (header !== '') yield { text: header, lines: 0 };
+    }
+  }
+
+  #familyText(openMetrics: boolean): ReadonlyMap<FamilyKey, FamilyText> {
+    const cached = this.#text.get(openMetrics);
+    if (cached !== undefined) return cached;
+    const spec = this.#layout.spec;
+    const texts = new Map<FamilyKey, FamilyText>();
+    const header = (family: LegFamilySpec): string => {
+      const name = openMetrics && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+      return `# HELP ${name} ${escapeHelp(family.help, openMetrics)}\n# TYPE ${name} ${family.type}\n`;
+    };
+    const sampleName = (family: LegFamilySpec): string => (openMetrics && family.type === 'counter' ? `${family.name.replace(/_total$/, '')}_total` : family.name);
+    const single = (family: LegFamilySpec): FamilyText => ({ header: header(family), before: [`${sampleName(family)}{`], after: ['} '] });
+    const labelled = (family: LegFamilySpec, label: string, values: readonly string[]): FamilyText => ({
+      header: header(family),
+      before: values.map(() => `${sampleName(family)}{`),
+      after: values.map((v) => `,${label}="${escapeLabelValue(v)}"} `),
+    });
+    const histogram = (family: LegFamilySpec, buckets: readonly number[], extra: readonly string[]): FamilyText => {
+      const before: string[] = [];
+      const after: string[] = [];
+      for (const labels of extra.length === 0 ? [''] : extra) {
+        for (const bound of [...buckets.map(formatBound), '+Inf']) {
+          before.push(`${family.name}_bucket{le="${bound}",`);
+          after.push(`${labels}} `);
+        }
+        before.push(`${family.name}_sum{`, `${family.name}_count{`);
+        after.push(`${labels}} `, `${labels}} `);
+      }
+      return { header: header(family), before, after };
+    };
+    texts.set('connected', single(spec.connected));
+    texts.set('disconnects', labelled(spec.disconnects, 'reason', REASONS));
+    texts.set('rtt', histogram(spec.rtt, spec.rtt.buckets, []));
+    if (spec.connect !== undefined) texts.set('connect', histogram(spec.connect, spec.connect.buckets, spec.connect.phases.map((p) => `,phase="${p}"`)));
+    texts.set('lifetime', histogram(spec.lifetime, spec.lifetime.buckets, []));
+    texts.set('lastDrop', single(spec.lastDrop));
+    texts.set('heartbeats', labelled(spec.heartbeats, 'result', spec.heartbeats.results));
+    texts.set('info', single(spec.info));
+    this.#text.set(openMetrics, texts);
+    return texts;
+  }
+}
+
+/** A histogram's lines for one leg: cumulative buckets, +Inf, sum, count, from pieces starting at `piece`. */
+function histogramText(family: FamilyText, label: string, values: Float64Array, offset: number, buckets: number, piece: number): string {
+  let text = '';
+  let cumulative = 0;
+  for (let i = 0; i < buckets; i++) {
+    cumulative += values[offset + i] as number;
+    text += `${family.before[piece + i]}${label}${family.after[piece + i]}${cumulative}\n`;
+  }
+  const count = values[offset + buckets + 1] as number;
+  text += `${family.before[piece + buckets]}${label}${family.after[piece + buckets]}${count}\n`;
+  text += `${family.before[piece + buckets + 1]}${label}${family.after[piece + buckets + 1]}${values[offset + buckets]}\n`;
+  text += `${family.before[piece + buckets + 2]}${label}${family.after[piece + buckets + 2]}${count}\n`;
+  return text;
+}
+
+function formatBound(bound: number): string {
+  return bound === Infinity ? '+Inf' : String(bound);
+}
+
+export function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** The text format escapes backslash and newline in HELP; OpenMetrics also the double quote. */
+export function escapeHelp(help: string, openMetrics: boolean): string {
+  const escaped = help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
+}
