@@ -43,6 +43,8 @@ const { values } = parseArgs({
     detail: { type: 'string', default: 'default' },
     quick: { type: 'boolean', default: false },
     'skip-peers': { type: 'boolean', default: false },
+    'echo-processes': { type: 'string', default: '4' },
+    'quiet-seconds': { type: 'string' },
   },
 });
 const QUICK = values.quick;
@@ -51,6 +53,10 @@ const SECONDS = QUICK ? 20 : Number(values.seconds);
 const SCRAPE_EVERY_S = QUICK ? 1 : Number(values['scrape-every']);
 const DETAIL = values.detail;
 const PEER_PROBES = Number(values['peer-probes']);
+/** The echo runs in this many child processes (the legs take turns), as in the issue's measurements. */
+const ECHO_PROCESSES = QUICK ? 1 : Math.max(1, Number(values['echo-processes']));
+/** Seconds measured without scrapes first (CPU per heartbeat, RTT against the bare client); default: as long as the scraped part, at most 60. */
+const QUIET_SECONDS = QUICK ? 0 : Number(values['quiet-seconds'] ?? Math.min(60, SECONDS));
 const WARMUP_S = 5;
 
 function gc(): void {
@@ -60,6 +66,11 @@ function gc(): void {
 function cpuMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
+}
+
+async function startEchoChildren(count: number): Promise<{ children: ChildProcess[]; ports: number[] }> {
+  const started = await Promise.all(Array.from({ length: count }, () => startEchoChild()));
+  return { children: started.map((s) => s.child), ports: started.map((s) => s.port) };
 }
 
 async function startEchoChild(): Promise<{ child: ChildProcess; port: number }> {
@@ -118,13 +129,12 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
-async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rssPerLegKiB: number; heapPerLegKiB: number; beats: number; p50RttMs: number; load: LoadFigures }> {
+async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs: number; rssPerLegKiB: number; heapPerLegKiB: number; beats: number; p50RttMs: number; p99RttMs: number; load: LoadFigures }> {
   gc();
   await delay(200);
   gc();
   const rssBefore = process.memoryUsage().rss;
   const heapBefore = process.memoryUsage().heapUsed;
-  const url = `ws://127.0.0.1:${port}/probe/ws`;
   // Asserted rather than annotated, so the same script compiles on the branch point of issue 12
   // (no metrics.detail yet) for its before figures.
   const config = {
@@ -137,7 +147,7 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
       name: `leg${i}`,
       role: 'internal' as const,
       dnsRecheckMs: 30_000,
-      url,
+      url: `ws://127.0.0.1:${ports[i % ports.length] ?? 0}/probe/ws`,
       intervalMs: 1_000,
       deadlineMs: 2_000,
       connectTimeoutMs: 10_000,
@@ -182,6 +192,15 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
   gc();
   const rssUp = process.memoryUsage().rss;
   const heapUp = process.memoryUsage().heapUsed;
+
+  // The quiet part: CPU per heartbeat and RTT with no scrapes, to hold against a bare ws client.
+  rtts.length = 0;
+  const quietBeats0 = beats;
+  const quietCpu0 = cpuMicros();
+  if (QUIET_SECONDS > 0) await delay(QUIET_SECONDS * 1000);
+  const quietCpu = cpuMicros() - quietCpu0;
+  const quietBeats = beats - quietBeats0;
+  const quietRtts = rtts.slice().sort((a, b) => a - b);
 
   rtts.length = 0;
   const beats0 = beats;
@@ -251,44 +270,68 @@ async function benchProbeLegs(port: number): Promise<{ cpuPerBeatUs: number; rss
         }
       : undefined,
   };
+  // Without a quiet part (--quick) the figures come from the scraped part, scrapes included.
+  const quiet = QUIET_SECONDS > 0;
+  const rttSource = quiet ? quietRtts : rtts;
   return {
     load,
-    cpuPerBeatUs: (cpu1 - cpu0) / measured,
+    cpuPerBeatUs: quiet ? quietCpu / quietBeats : (cpu1 - cpu0) / measured,
     rssPerLegKiB: (rssUp - rssBefore) / LEGS / 1024,
     heapPerLegKiB: (heapUp - heapBefore) / LEGS / 1024,
-    beats: measured,
-    p50RttMs: (rtts[Math.floor(rtts.length / 2)] ?? 0) * 1000,
+    beats: quiet ? quietBeats : measured,
+    p50RttMs: percentile(rttSource, 0.5) * 1000,
+    p99RttMs: percentile(rttSource, 0.99) * 1000,
   };
 }
 
-/** The floor: bare ws clients, each echoing JSON {seq, t} once a second. */
-async function benchBareWs(port: number): Promise<{ cpuPerBeatUs: number; beats: number }> {
-  const url = `ws://127.0.0.1:${port}/probe/ws`;
+/** The floor: bare ws clients, each echoing JSON {seq, t} once a second; memory per client measured as for the legs. */
+async function benchBareWs(ports: readonly number[]): Promise<{ cpuPerBeatUs: number; beats: number; rssPerLegKiB: number; heapPerLegKiB: number; p50RttMs: number; p99RttMs: number }> {
   const clients: WebSocket[] = [];
   const timers: NodeJS.Timeout[] = [];
+  const rtts: number[] = [];
   let beats = 0;
+  gc();
+  await delay(200);
+  gc();
+  const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
   await Promise.all(
-    Array.from({ length: LEGS }, async () => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
+    Array.from({ length: LEGS }, async (_, i) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${ports[i % ports.length] ?? 0}/probe/ws`, { perMessageDeflate: false });
       clients.push(ws);
       await once(ws, 'open');
       let seq = 0;
       ws.on('message', (data: Buffer) => {
         const reply = JSON.parse(data.toString()) as { seq: number; t: number };
-        if (reply.seq > 0) beats++;
+        if (reply.seq > 0) {
+          beats++;
+          if (rtts.length < 200_000) rtts.push((performance.now() - reply.t) / 1000);
+        }
       });
       timers.push(setInterval(() => ws.send(JSON.stringify({ seq: ++seq, t: performance.now() })), 1_000));
     }),
   );
   await delay(WARMUP_S * 1000);
+  gc();
+  const rssUp = process.memoryUsage().rss;
+  const heapUp = process.memoryUsage().heapUsed;
+  rtts.length = 0;
   const beats0 = beats;
   const cpu0 = cpuMicros();
-  await delay(SECONDS * 1000);
+  await delay((QUIET_SECONDS > 0 ? QUIET_SECONDS : SECONDS) * 1000);
   const cpu1 = cpuMicros();
   const measured = beats - beats0;
   for (const t of timers) clearInterval(t);
   for (const ws of clients) ws.terminate();
-  return { cpuPerBeatUs: (cpu1 - cpu0) / measured, beats: measured };
+  rtts.sort((a, b) => a - b);
+  return {
+    cpuPerBeatUs: (cpu1 - cpu0) / measured,
+    beats: measured,
+    rssPerLegKiB: (rssUp - rssBefore) / LEGS / 1024,
+    heapPerLegKiB: (heapUp - heapBefore) / LEGS / 1024,
+    p50RttMs: percentile(rtts, 0.5) * 1000,
+    p99RttMs: percentile(rtts, 0.99) * 1000,
+  };
 }
 
 function processCpuMicros(pid: number): number {
@@ -344,15 +387,16 @@ async function benchBlackbox(echoPort: number): Promise<{ cpuPerProbeUs: number;
   }
 }
 
-const { child, port } = await startEchoChild();
+const { children, ports } = await startEchoChildren(ECHO_PROCESSES);
+const port = ports[0] ?? 0;
 try {
   const scrapeNote = SCRAPE_EVERY_S > 0 ? `, /metrics scraped every ${SCRAPE_EVERY_S} s (metrics.detail: ${DETAIL})` : '';
-  console.log(`# t3-probe ws-legs benchmark: ${LEGS} legs, 1 s heartbeat, ${SECONDS} s measured after ${WARMUP_S} s warm-up${scrapeNote}`);
+  console.log(`# t3-probe ws-legs benchmark: ${LEGS} legs, 1 s heartbeat, echo in ${ECHO_PROCESSES} child process(es), ${QUIET_SECONDS > 0 ? `${QUIET_SECONDS} s without scrapes, then ` : ''}${SECONDS} s measured after ${WARMUP_S} s warm-up${scrapeNote}`);
   console.log(`# node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const legs = await benchProbeLegs(port);
+  const legs = await benchProbeLegs(ports);
   console.log(
-    `t3-probe ws legs:     ${legs.cpuPerBeatUs.toFixed(1)} µs client CPU per heartbeat (${legs.beats} heartbeats), ` +
-      `RSS ${legs.rssPerLegKiB.toFixed(1)} KiB/leg, heap ${legs.heapPerLegKiB.toFixed(1)} KiB/leg, p50 RTT ${legs.p50RttMs.toFixed(2)} ms`,
+    `t3-probe ws legs:     ${legs.cpuPerBeatUs.toFixed(1)} µs client CPU per heartbeat (${legs.beats} heartbeats${QUIET_SECONDS > 0 ? ', no scrapes' : ', scrapes included'}), ` +
+      `RSS ${legs.rssPerLegKiB.toFixed(1)} KiB/leg, heap ${legs.heapPerLegKiB.toFixed(1)} KiB/leg, RTT p50 ${legs.p50RttMs.toFixed(2)} ms p99 ${legs.p99RttMs.toFixed(2)} ms`,
   );
   const { load } = legs;
   if (load.scrape !== undefined) {
@@ -369,12 +413,18 @@ try {
   console.log(`series per leg:       ${load.seriesPerLeg} (a ws leg, metrics.detail: ${DETAIL})`);
   // --quick is the regression guard (issue 12 §5): the peers are for the full run.
   if (!QUICK && !values['skip-peers']) {
-    const bare = await benchBareWs(port);
-    console.log(`bare ws client:       ${bare.cpuPerBeatUs.toFixed(1)} µs client CPU per echo (${bare.beats} echoes)`);
+    const bare = await benchBareWs(ports);
+    console.log(
+      `bare ws client:       ${bare.cpuPerBeatUs.toFixed(1)} µs client CPU per echo (${bare.beats} echoes), ` +
+        `RSS ${bare.rssPerLegKiB.toFixed(1)} KiB/client, heap ${bare.heapPerLegKiB.toFixed(1)} KiB/client, RTT p50 ${bare.p50RttMs.toFixed(2)} ms p99 ${bare.p99RttMs.toFixed(2)} ms`,
+    );
+    console.log(
+      `ratios t3/bare:       CPU per heartbeat ${(legs.cpuPerBeatUs / bare.cpuPerBeatUs).toFixed(2)}x, RSS ${(legs.rssPerLegKiB / bare.rssPerLegKiB).toFixed(2)}x, heap ${(legs.heapPerLegKiB / bare.heapPerLegKiB).toFixed(2)}x`,
+    );
     const peer = await benchBlackbox(port);
     if (typeof peer === 'string') console.log(`blackbox_exporter:    skipped: ${peer}`);
     else console.log(`blackbox_exporter ${peer.version}: ${peer.cpuPerProbeUs.toFixed(0)} µs exporter CPU per plain-HTTP probe (${peer.probes} probes, concurrency 10)`);
   }
 } finally {
-  child.disconnect();
+  for (const child of children) child.disconnect();
 }

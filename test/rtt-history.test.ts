@@ -37,3 +37,18 @@ test('/status carries each leg\'s recent RTT samples, so a page opened now has a
   }
   assert.deepEqual([...history].sort((x, y) => x[0] - y[0]), history, 'oldest first');
 });
+
+test('the RTT history keeps ms times and µs RTTs exactly across a rebase of its time base', () => {
+  const history = new RttHistory();
+  const day = 24 * 3600 * 1000;
+  const start = Date.UTC(2026, 0, 1);
+  history.push(start, 0.000_123);
+  history.push(start + 20 * day, 1.5);
+  // Past an Int32 of ms from the base: the base moves; the sample 26 days back reads as 2^31 ms back.
+  history.push(start + 26 * day, 3_000);
+  assert.deepEqual(history.toArray(), [
+    [start + 26 * day - 2 ** 31, 0.000_123],
+    [start + 20 * day, 1.5],
+    [start + 26 * day, (2 ** 31 - 1) / 1e6],
+  ]);
+});

@@ -54,9 +54,12 @@ export function openTimedSocket(target: SocketTarget, options: TimedSocketOption
 
   let tcpDoneNs: bigint | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // Once settled, nothing of the handshake stays reachable from the socket: a listener left on
+  // 'close' would keep this whole scope (target, options, the timer) alive as long as the connection.
   const settle = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
+    socket.removeListener('close', settle);
   };
   socket.once('connect', () => {
     tcpDoneNs = nowNs();

@@ -91,7 +91,8 @@ export function connectWebSocket(target: WebSocketTarget, options: WebSocketOpti
     const onOpen = (): void => {
       cleanup();
       if (readyNs !== undefined) options.onPhase?.('upgrade', secondsSince(readyNs));
-      resolve({ ws, socketError: () => socketError() });
+      // The socket's own small closure (firstErrorOf), not one over this whole handshake scope.
+      resolve({ ws, socketError });
     };
     const onUnexpectedResponse = (_req: unknown, res: { statusCode?: number; resume(): void }): void => {
       res.resume();
