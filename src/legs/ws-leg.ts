@@ -13,6 +13,7 @@ import type { LegSession } from './leg.js';
 import { SessionEnd } from './session-end.js';
 import { UrlLeg } from './url-leg.js';
 import { HeartbeatTracker, type HeartbeatHooks } from './ws-heartbeat.js';
+import { heartbeatSchedule, type ScheduledBeat } from './heartbeat-schedule.js';
 import type { StallClock } from '../util/run-deadline.js';
 import type { HeartbeatResult } from '../metrics/leg-vocabulary.js';
 
@@ -51,7 +52,8 @@ class WsHeartbeatSession implements LegSession, HeartbeatHooks {
   readonly #end = new SessionEnd();
   readonly #ws: WebSocket;
   readonly #tracker: HeartbeatTracker;
-  readonly #interval: NodeJS.Timeout;
+  /** The heartbeat's place on the probe-wide schedule (heartbeat-schedule.ts). */
+  readonly #scheduled: ScheduledBeat;
   readonly #closeTimeoutMs: number;
   readonly #record: Pick<HeartbeatHooks, 'onRtt' | 'onResult'>;
 
@@ -69,8 +71,8 @@ class WsHeartbeatSession implements LegSession, HeartbeatHooks {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#tracker.receive(data, isBinary));
     ws.on('error', (err) => this.#finish(socketError() ?? new ProbeError('PROBE_ERR_PROTOCOL', errorText(err), { cause: err })));
     ws.on('close', (code: number, reason: Buffer) => this.#finish(closeErrorOf(code, reason, socketError())));
-    this.#interval = setInterval(() => this.#tracker.beat(), options.intervalMs);
-    this.#interval.unref();
+    // The first heartbeat goes at once, the rest from the emptiest slot of the interval on.
+    this.#scheduled = heartbeatSchedule.add(options.intervalMs, this.#tracker);
     this.#tracker.beat();
   }
 
@@ -114,7 +116,7 @@ class WsHeartbeatSession implements LegSession, HeartbeatHooks {
 
   #finish(err: Error): void {
     if (!this.#end.end(err)) return;
-    clearInterval(this.#interval);
+    this.#scheduled.cancel();
     this.#tracker.stop();
     this.#ws.removeAllListeners('message');
     this.#ws.on('error', noop);
@@ -124,7 +126,7 @@ class WsHeartbeatSession implements LegSession, HeartbeatHooks {
 
   async close(): Promise<void> {
     if (this.#end.done) return;
-    clearInterval(this.#interval);
+    this.#scheduled.cancel();
     this.#tracker.stop();
     const ws = this.#ws;
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));

@@ -1,0 +1,82 @@
+/**
+ * Where a heartbeat's garbage comes from: N ws legs run against an echo in a child process while
+ * V8's sampling heap profiler records every allocation (those already collected included) for a
+ * while; allocation sites are printed as bytes per heartbeat, largest first.
+ *
+ *   npm run bench:alloc -- [--legs 2000] [--seconds 10] [--top 30]
+ */
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import inspector from 'node:inspector/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { ProbeConfig } from '../src/config/types.js';
+import { Probe } from '../src/probe.js';
+
+const { values } = parseArgs({
+  options: { legs: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '30' } },
+});
+const LEGS = Number(values.legs);
+
+interface ProfileNode {
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly selfSize: number;
+  readonly children: readonly ProfileNode[];
+}
+
+const child = fork(path.join(import.meta.dirname, 'ws-legs-far-end.js'), { stdio: 'inherit' });
+const [{ port }] = (await once(child, 'message')) as [{ port: number }];
+try {
+  const config = {
+    listen: { host: '127.0.0.1', port: 0 },
+    metrics: { prefix: 't3probe_', detail: 'default' },
+    log: { level: 'silent' },
+    dropHistory: 256,
+    legs: Array.from({ length: LEGS }, (_, i) => ({
+      kind: 'ws' as const,
+      name: `leg${i}`,
+      role: 'internal' as const,
+      dnsRecheckMs: 30_000,
+      url: `ws://127.0.0.1:${port}/probe/ws`,
+      intervalMs: 1_000,
+      deadlineMs: 2_000,
+      connectTimeoutMs: 10_000,
+      backoff: { minMs: 500, maxMs: 5_000, factor: 2 },
+      resolve: { mode: 'system' as const },
+      tls: { insecure: false },
+      headers: {},
+      maxPayloadBytes: 65_536,
+      closeTimeoutMs: 1_000,
+    })),
+  } as ProbeConfig;
+  const probe = new Probe(config, { processMetrics: false });
+  let beats = 0;
+  for (const leg of probe.legs) leg.on('heartbeat', () => beats++);
+  await probe.start({ listen: false });
+  while (!probe.legs.every((l) => l.state === 'up')) await delay(50);
+  await delay(3_000);
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  const beats0 = beats;
+  await delay(Number(values.seconds) * 1000);
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: ProfileNode } };
+  const measured = beats - beats0;
+  session.disconnect();
+  await probe.close();
+  const bySite = new Map<string, number>();
+  const walk = (node: ProfileNode, parent: string): void => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const site = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+    if (node.selfSize > 0) bySite.set(`${site}  <  ${parent}`, (bySite.get(`${site}  <  ${parent}`) ?? 0) + node.selfSize);
+    for (const c of node.children) walk(c, site);
+  };
+  walk(profile.head, '(root)');
+  const total = [...bySite.values()].reduce((a, b) => a + b, 0);
+  console.log(`${LEGS} legs, ${measured} heartbeats: ${(total / measured).toFixed(0)} bytes allocated per heartbeat (sampled)`);
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`${(bytes / measured).toFixed(0).padStart(6)} B  ${site}`);
+} finally {
+  child.disconnect();
+}
