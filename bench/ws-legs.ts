@@ -42,7 +42,7 @@ import { HeartbeatTracker } from '../src/legs/ws-heartbeat.js';
 const sendLateness: number[] = [];
 let recordSendLateness = false;
 const lastBeatAt = new WeakMap<HeartbeatTracker, number>();
-const beat = HeartbeatTracker.prototype.beat;
+const beat = Object.getOwnPropertyDescriptor(HeartbeatTracker.prototype, 'beat')?.value as (this: HeartbeatTracker) => void;
 HeartbeatTracker.prototype.beat = function beatTimed(this: HeartbeatTracker): void {
   const now = performance.now();
   const last = lastBeatAt.get(this);

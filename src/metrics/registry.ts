@@ -3,11 +3,12 @@
  * two probes in one process, or tests, never share state). Legs get a small bound handle per leg
  * so the heartbeat hot path never looks labels up.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { DEFAULT_METRICS_DETAIL, DEFAULT_METRICS_PREFIX, type MetricsDetail } from '../config/defaults.js';
 import type { IdleExpiry } from '../errors.js';
 import { EXPOSITION_CONTENT_TYPES, exposition, renderExposition, type ExpositionFormat } from './exposition.js';
 import { LegSeriesStore, type LegLayoutSpec } from './leg-series.js';
+import { registerProcessMetrics } from './process-metrics.js';
 import { CONNECT_PHASES, HEARTBEAT_RESULTS, PRECREATED_HEARTBEAT_RESULTS, type ConnectPhase, type LegMetrics } from './leg-vocabulary.js';
 
 export { CONNECT_PHASES, HEARTBEAT_RESULTS, PRECREATED_HEARTBEAT_RESULTS } from './leg-vocabulary.js';
@@ -161,7 +162,7 @@ export class ProbeMetrics {
       help: 'Unix time of the last config load that was applied (start-up or reload).',
       registers,
     });
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) registerProcessMetrics(this.registry);
   }
 
   /** A config load was applied (success) or rejected; a rejected one keeps the last success time. */
