@@ -3,7 +3,9 @@
  * V8's sampling heap profiler records every allocation (those already collected included) for a
  * while; allocation sites are printed as bytes per heartbeat, largest first.
  *
- *   npm run bench:alloc -- [--legs 2000] [--seconds 10] [--top 30]
+ * With --live, only what is still alive at the end (what survives and must be promoted).
+ *
+ *   npm run bench:alloc -- [--legs 2000] [--seconds 10] [--top 30] [--live]
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,7 +17,7 @@ import type { ProbeConfig } from '../src/config/types.js';
 import { Probe } from '../src/probe.js';
 
 const { values } = parseArgs({
-  options: { legs: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '30' } },
+  options: { legs: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '30' }, live: { type: 'boolean', default: false } },
 });
 const LEGS = Number(values.legs);
 
@@ -59,7 +61,7 @@ try {
   const session = new inspector.Session();
   session.connect();
   await session.post('HeapProfiler.enable');
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: !values.live, includeObjectsCollectedByMinorGC: !values.live });
   const beats0 = beats;
   await delay(Number(values.seconds) * 1000);
   const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: ProfileNode } };
@@ -75,7 +77,7 @@ try {
   };
   walk(profile.head, '(root)');
   const total = [...bySite.values()].reduce((a, b) => a + b, 0);
-  console.log(`${LEGS} legs, ${measured} heartbeats: ${(total / measured).toFixed(0)} bytes allocated per heartbeat (sampled)`);
+  console.log(`${LEGS} legs, ${measured} heartbeats: ${(total / measured).toFixed(0)} bytes ${values.live ? 'allocated and still alive at the end' : 'allocated'} per heartbeat (sampled)`);
   for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`${(bytes / measured).toFixed(0).padStart(6)} B  ${site}`);
 } finally {
   child.disconnect();
