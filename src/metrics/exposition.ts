@@ -7,6 +7,7 @@
  */
 import type { Metric, MetricValue, Registry } from 'prom-client';
 import { escapeHelp, escapeLabelValue, type LegSeriesStore } from './leg-series.js';
+import { ChunkWriter } from './chunk-writer.js';
 
 export const EXPOSITION_FORMATS = ['prometheus', 'openmetrics'] as const;
 export type ExpositionFormat = (typeof EXPOSITION_FORMATS)[number];
@@ -63,27 +64,24 @@ type Sample = MetricValue<string> & { readonly metricName?: string };
  * so timers due meanwhile run first. The writer yields only between series: a histogram series'
  * buckets, `_sum` and `_count` are read in one go, so they always agree.
  */
-export async function* exposition(legs: LegSeriesStore, registry: Registry, format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
+export async function* exposition(legs: LegSeriesStore, registry: Registry, format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string | Buffer, void, undefined> {
   const openMetrics = format === 'openmetrics';
   let sliceStart = performance.now();
-  // The per-leg families: text from constant pieces around each leg's label (leg-series.ts).
-  let chunk = '';
-  let chunkLines = 0;
-  for (const series of legs.lines(openMetrics)) {
-    chunk += series.text;
-    chunkLines += series.lines;
-    if (chunkLines < LINES_PER_CHUNK) continue;
+  // The per-leg families: bytes from constant pieces around each leg's label (leg-series.ts),
+  // about 64 KiB (some 1,000 lines) per chunk.
+  const writer = new ChunkWriter();
+  for (const chunk of legs.write(openMetrics, writer)) {
     yield chunk;
-    chunk = '';
-    chunkLines = 0;
     if (performance.now() - sliceStart >= WRITE_SLICE_MS) {
       await nextTurn();
       sliceStart = performance.now();
       signal?.throwIfAborted();
     }
   }
-  let lines: string[] = chunk === '' ? [] : [chunk.slice(0, -1)];
-  let written = chunkLines;
+  const rest = writer.take();
+  if (rest.length > 0) yield rest;
+  let lines: string[] = [];
+  let written = 0;
   // getMetricsAsArray is typed as plain objects; they are the metric instances themselves.
   for (const metric of registry.getMetricsAsArray() as unknown as Metric[]) {
     signal?.throwIfAborted();
@@ -194,7 +192,7 @@ function* fromStore(stored: StoredMetric, openMetrics: boolean): Generator<Serie
 /** Every chunk of `exposition()` joined: for callers that want the whole text (tests, the CLI). */
 export async function renderExposition(legs: LegSeriesStore, registry: Registry, format: ExpositionFormat = 'prometheus'): Promise<string> {
   let text = '';
-  for await (const chunk of exposition(legs, registry, format)) text += chunk;
+  for await (const chunk of exposition(legs, registry, format)) text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
   return text;
 }
 

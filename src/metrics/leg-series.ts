@@ -15,6 +15,7 @@
 import { REASONS, type Reason } from '../reasons.js';
 import type { MetricsDetail } from '../config/defaults.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from './leg-vocabulary.js';
+import { MAX_NUMBER_BYTES, type ChunkWriter } from './chunk-writer.js';
 
 /** One family of the per-leg exposition: its name, type, help and the label values of its series. */
 export interface LegFamilySpec {
@@ -83,6 +84,8 @@ function observe(values: Float64Array, offset: number, bounds: Float64Array, val
 /** One leg's series: its escaped label and its values. Also the LegMetrics the leg writes to. */
 export class LegSeries implements LegMetrics {
   readonly values: Float64Array;
+  /** The label's length in UTF-8. */
+  readonly labelBytes: number;
 
   constructor(
     readonly layout: LegLayout,
@@ -95,6 +98,7 @@ export class LegSeries implements LegMetrics {
     readonly observeProbeWidePhase: ((phase: ConnectPhase, seconds: number) => void) | undefined,
   ) {
     this.values = new Float64Array(layout.size);
+    this.labelBytes = Buffer.byteLength(label);
   }
 
   setConnected(up: boolean): void {
@@ -129,14 +133,19 @@ export class LegSeries implements LegMetrics {
   }
 }
 
-/** Text pieces of one family, built once per store and format. */
+/** Text pieces of one family as bytes, built once per store and format. */
 interface FamilyText {
-  readonly header: string;
+  readonly header: Buffer;
   /** For each series of a leg: the text before the leg label (`name{` or `name{le="0.5",`). */
-  readonly before: readonly string[];
+  readonly before: readonly Buffer[];
   /** For each series: the text between the leg label and the value (`} ` or `,reason="x"} `). */
-  readonly after: readonly string[];
+  readonly after: readonly Buffer[];
+  /** The bytes of every piece: with the lines' labels and values, a bound on one leg's text. */
+  readonly pieceBytes: number;
 }
+
+const NEWLINE = Buffer.from('\n');
+const ONE = Buffer.from('1\n');
 
 /** The families in the order they are written. */
 const FAMILY_ORDER = ['connected', 'disconnects', 'rtt', 'connect', 'lifetime', 'lastDrop', 'heartbeats', 'info'] as const;
@@ -186,76 +195,79 @@ export class LegSeriesStore {
   }
 
   /**
-   * The per-leg exposition, family by family, leg by leg: each yielded value is one leg's series
-   * of one family (complete lines, newline-terminated) with its line count, so the caller can
-   * chunk and yield between legs. A family's `# HELP`/`# TYPE` header comes with its first leg.
+   * The per-leg exposition, family by family, leg by leg, written into `writer`; yields each
+   * chunk that fills up (so the caller can send it and give the event loop back between chunks).
+   * A leg's series in a family go into one chunk whole, so a histogram's buckets, `_sum` and
+   * `_count` always agree. What is left at the end stays in the writer (`take()` it).
    */
-  *lines(openMetrics: boolean): Generator<{ readonly text: string; readonly lines: number }, void, undefined> {
+  *write(openMetrics: boolean, writer: ChunkWriter): Generator<Buffer, void, undefined> {
     const texts = this.#familyText(openMetrics);
     const layout = this.#layout;
     const spec = layout.spec;
+    const all = spec.detail === 'full';
     for (const key of FAMILY_ORDER) {
       const family = texts.get(key);
       if (family === undefined) continue;
-      let header = family.header;
+      const { before, after } = family;
+      const lineCount = before.length;
+      let header: Buffer | undefined = family.header;
       for (const series of this.#legs.values()) {
+        if ((key === 'rtt' && !series.hasRtt) || (key === 'info' && series.info === undefined)) continue;
         const values = series.values;
         const label = series.label;
-        let text = header;
-        let lines = 0;
+        const full = writer.reserve(
+          (header?.length ?? 0) + family.pieceBytes + lineCount * (series.labelBytes + MAX_NUMBER_BYTES + 1) + (key === 'info' ? Buffer.byteLength(series.info ?? '') : 0),
+        );
+        if (full !== undefined) yield full;
+        if (header !== undefined) writer.bytes(header);
+        header = undefined;
         switch (key) {
           case 'connected':
-            text += `${family.before[0]}${label}${family.after[0]}${values[layout.connected]}\n`;
-            lines = 1;
+            line(writer, before, after, 0, label, values[layout.connected] as number);
             break;
           case 'lastDrop':
-            text += `${family.before[0]}${label}${family.after[0]}${values[layout.lastDrop]}\n`;
-            lines = 1;
+            line(writer, before, after, 0, label, values[layout.lastDrop] as number);
             break;
           case 'disconnects':
-            for (let i = 0; i < REASONS.length; i++) text += `${family.before[i]}${label}${family.after[i]}${values[layout.disconnects + i]}\n`;
-            lines = REASONS.length;
+            for (let i = 0; i < REASONS.length; i++) line(writer, before, after, i, label, values[layout.disconnects + i] as number);
             break;
           case 'heartbeats': {
             const results = spec.heartbeats.results;
-            const all = spec.detail === 'full';
             for (let i = 0; i < results.length; i++) {
               const value = values[layout.heartbeats + i] as number;
               // At the default detail a result that never happened is not exported (ok and timeout always are).
               if (!all && value === 0 && !spec.heartbeats.precreated.includes(results[i] as HeartbeatResult)) continue;
-              text += `${family.before[i]}${label}${family.after[i]}${value}\n`;
-              lines++;
+              line(writer, before, after, i, label, value);
             }
             break;
           }
           case 'info':
-            if (series.info === undefined) break;
-            text += `${family.before[0]}${label}${series.info}${family.after[0]}1\n`;
-            lines = 1;
+            writer.bytes(before[0] as Buffer);
+            writer.text(label);
+            writer.text(series.info ?? '');
+            writer.bytes(after[0] as Buffer);
+            writer.bytes(ONE);
             break;
           case 'rtt':
-            if (!series.hasRtt) break;
-            text += histogramText(family, label, values, layout.rtt, layout.rttBuckets.length, 0);
-            lines = layout.rttBuckets.length + 3;
+            histogram(writer, family, label, values, layout.rtt, layout.rttBuckets.length, 0);
             break;
           case 'lifetime':
-            text += histogramText(family, label, values, layout.lifetime, layout.lifetimeBuckets.length, 0);
-            lines = layout.lifetimeBuckets.length + 3;
+            histogram(writer, family, label, values, layout.lifetime, layout.lifetimeBuckets.length, 0);
             break;
           case 'connect': {
             const perPhase = layout.connectBuckets.length + 3;
             const phases = spec.connect?.phases.length ?? 0;
-            for (let p = 0; p < phases; p++) text += histogramText(family, label, values, layout.connect + p * (layout.connectBuckets.length + 2), layout.connectBuckets.length, p * perPhase);
-            lines = phases * perPhase;
+            for (let p = 0; p < phases; p++) histogram(writer, family, label, values, layout.connect + p * (layout.connectBuckets.length + 2), layout.connectBuckets.length, p * perPhase);
             break;
           }
         }
-        if (lines === 0) continue;
-        header = '';
-        yield { text, lines };
       }
       // A family with no series at all still has its header, as prom-client writes it.
-      if (header !== '') yield { text: header, lines: 0 };
+      if (header !== undefined) {
+        const full = writer.reserve(header.length);
+        if (full !== undefined) yield full;
+        writer.bytes(header);
+      }
     }
   }
 
@@ -268,13 +280,20 @@ export class LegSeriesStore {
       const name = openMetrics && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
       return `# HELP ${name} ${escapeHelp(family.help, openMetrics)}\n# TYPE ${name} ${family.type}\n`;
     };
+    const asBytes = (text: { header: string; before: string[]; after: string[] }): FamilyText => {
+      const before = text.before.map((t) => Buffer.from(t));
+      const after = text.after.map((t) => Buffer.from(t));
+      const pieceBytes = [...before, ...after].reduce((sum, b) => sum + b.length, 0);
+      return { header: Buffer.from(text.header), before, after, pieceBytes };
+    };
     const sampleName = (family: LegFamilySpec): string => (openMetrics && family.type === 'counter' ? `${family.name.replace(/_total$/, '')}_total` : family.name);
-    const single = (family: LegFamilySpec): FamilyText => ({ header: header(family), before: [`${sampleName(family)}{`], after: ['} '] });
-    const labelled = (family: LegFamilySpec, label: string, values: readonly string[]): FamilyText => ({
-      header: header(family),
-      before: values.map(() => `${sampleName(family)}{`),
-      after: values.map((v) => `,${label}="${escapeLabelValue(v)}"} `),
-    });
+    const single = (family: LegFamilySpec): FamilyText => asBytes({ header: header(family), before: [`${sampleName(family)}{`], after: ['} '] });
+    const labelled = (family: LegFamilySpec, label: string, values: readonly string[]): FamilyText =>
+      asBytes({
+        header: header(family),
+        before: values.map(() => `${sampleName(family)}{`),
+        after: values.map((v) => `,${label}="${escapeLabelValue(v)}"} `),
+      });
     const histogram = (family: LegFamilySpec, buckets: readonly number[], extra: readonly string[]): FamilyText => {
       const before: string[] = [];
       const after: string[] = [];
@@ -286,7 +305,7 @@ export class LegSeriesStore {
         before.push(`${family.name}_sum{`, `${family.name}_count{`);
         after.push(`${labels}} `, `${labels}} `);
       }
-      return { header: header(family), before, after };
+      return asBytes({ header: header(family), before, after });
     };
     texts.set('connected', single(spec.connected));
     texts.set('disconnects', labelled(spec.disconnects, 'reason', REASONS));
@@ -301,19 +320,27 @@ export class LegSeriesStore {
   }
 }
 
+/** One sample line: the piece before the label, the label, the piece after it, the value. */
+function line(writer: ChunkWriter, before: readonly Buffer[], after: readonly Buffer[], piece: number, label: string, value: number): void {
+  writer.bytes(before[piece] as Buffer);
+  writer.text(label);
+  writer.bytes(after[piece] as Buffer);
+  writer.number(value);
+  writer.bytes(NEWLINE);
+}
+
 /** A histogram's lines for one leg: cumulative buckets, +Inf, sum, count, from pieces starting at `piece`. */
-function histogramText(family: FamilyText, label: string, values: Float64Array, offset: number, buckets: number, piece: number): string {
-  let text = '';
+function histogram(writer: ChunkWriter, family: FamilyText, label: string, values: Float64Array, offset: number, buckets: number, piece: number): void {
+  const { before, after } = family;
   let cumulative = 0;
   for (let i = 0; i < buckets; i++) {
     cumulative += values[offset + i] as number;
-    text += `${family.before[piece + i]}${label}${family.after[piece + i]}${cumulative}\n`;
+    line(writer, before, after, piece + i, label, cumulative);
   }
   const count = values[offset + buckets + 1] as number;
-  text += `${family.before[piece + buckets]}${label}${family.after[piece + buckets]}${count}\n`;
-  text += `${family.before[piece + buckets + 1]}${label}${family.after[piece + buckets + 1]}${values[offset + buckets]}\n`;
-  text += `${family.before[piece + buckets + 2]}${label}${family.after[piece + buckets + 2]}${count}\n`;
-  return text;
+  line(writer, before, after, piece + buckets, label, count);
+  line(writer, before, after, piece + buckets + 1, label, values[offset + buckets] as number);
+  line(writer, before, after, piece + buckets + 2, label, count);
 }
 
 function formatBound(bound: number): string {

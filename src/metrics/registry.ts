@@ -253,7 +253,7 @@ export class ProbeMetrics {
   }
 
   /** The /metrics body in chunks that yield the event loop between them (src/metrics/exposition.ts). */
-  exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string, void, undefined> {
+  exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string | Buffer, void, undefined> {
     return exposition(this.legSeries, this.registry, format, signal);
   }
 

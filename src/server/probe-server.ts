@@ -18,7 +18,7 @@ export interface ProbeView {
   readonly ready: boolean;
   status(): object;
   /** The /metrics body in chunks, each written before the next is made (src/metrics/exposition.ts). */
-  readonly metrics: { exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncIterable<string> };
+  readonly metrics: { exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncIterable<string | Uint8Array> };
   readonly log: Logger;
   /** The half-width and burst gap of the verdict in status(): the page labels what it shows. */
   readonly statusWindow: { readonly windowMs: number; readonly burstMs: number };
