@@ -26,7 +26,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -35,18 +35,50 @@ import { Probe } from '../src/probe.js';
 import { HeartbeatTracker } from '../src/legs/ws-heartbeat.js';
 
 /**
+ * Milliseconds recorded into a native HDR histogram (µs resolution): the run's own bookkeeping
+ * allocates nothing per heartbeat, where growing arrays of millions of samples had the benchmark
+ * itself trigger major collections in the process it measures.
+ */
+class Recorder {
+  readonly #histogram: RecordableHistogram = createHistogram();
+
+  record(ms: number): void {
+    this.#histogram.record(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  /** The q-th fraction (0.99 for p99) in ms; 0 with no samples. */
+  quantile(q: number): number {
+    return this.#histogram.count === 0 ? 0 : this.#histogram.percentile(q * 100) / 1000;
+  }
+
+  get max(): number {
+    return this.#histogram.count === 0 ? 0 : this.#histogram.max / 1000;
+  }
+
+  reset(): void {
+    this.#histogram.reset();
+  }
+}
+
+/** Time this process spent in garbage collection (pauses), in ms, from the 'gc' performance entries. */
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+
+/**
  * How late each heartbeat leaves: the tracker's beat() is wrapped to note the gap since the same
  * tracker's previous beat beyond the 1 s interval (setInterval schedules each run from the start
  * of the one before, so the gap's excess is that beat's own lateness).
  */
-const sendLateness: number[] = [];
+const sendLateness = new Recorder();
 let recordSendLateness = false;
 const lastBeatAt = new WeakMap<HeartbeatTracker, number>();
 const beat = Object.getOwnPropertyDescriptor(HeartbeatTracker.prototype, 'beat')?.value as (this: HeartbeatTracker) => void;
 HeartbeatTracker.prototype.beat = function beatTimed(this: HeartbeatTracker): void {
   const now = performance.now();
   const last = lastBeatAt.get(this);
-  if (recordSendLateness && last !== undefined && sendLateness.length < 2_000_000) sendLateness.push(Math.max(0, now - last - 1_000));
+  if (recordSendLateness && last !== undefined) sendLateness.record(Math.max(0, now - last - 1_000));
   lastBeatAt.set(this, now);
   beat.call(this);
 };
@@ -63,6 +95,9 @@ const { values } = parseArgs({
     'skip-blackbox': { type: 'boolean', default: false },
     'echo-processes': { type: 'string', default: '4' },
     'quiet-seconds': { type: 'string' },
+    // Internal: run only the bare ws clients, against these far-end ports, and print JSON (a fresh
+    // process, so memory freed by the legs cannot make the bare clients look smaller).
+    'bare-only': { type: 'string' },
   },
 });
 const QUICK = values.quick;
@@ -133,6 +168,8 @@ interface LoadFigures {
   /** How late heartbeats left (the timer's lateness), p99 and max. */
   readonly sendLatenessP99Ms: number;
   readonly sendLatenessMaxMs: number;
+  /** GC pauses, ms per second of the part measured. */
+  readonly gcMsPerS: number;
   readonly slowestLegBeatsPerS: number;
   readonly late: number;
   readonly drops: number;
@@ -182,8 +219,8 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   let drops = 0;
   let late = 0;
   let measuring = false;
-  const rtts: number[] = [];
-  const lateness: number[] = [];
+  const rtts = new Recorder();
+  const lateness = new Recorder();
   const beatsPerLeg = new Map<string, number>();
   for (const leg of probe.legs) {
     let lastOkAt = 0;
@@ -191,11 +228,11 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
       if (result === 'late') late++;
       if (result === 'ok') {
         beats++;
-        if (rtt !== undefined && rtts.length < 200_000) rtts.push(rtt);
+        if (rtt !== undefined) rtts.record(rtt * 1000);
         const now = performance.now();
         if (measuring) {
           beatsPerLeg.set(leg.name, (beatsPerLeg.get(leg.name) ?? 0) + 1);
-          if (lastOkAt > 0 && lateness.length < 1_000_000) lateness.push(Math.max(0, now - lastOkAt - 1_000));
+          if (lastOkAt > 0) lateness.record(Math.max(0, now - lastOkAt - 1_000));
         }
         lastOkAt = now;
       }
@@ -210,28 +247,38 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   const heapUp = process.memoryUsage().heapUsed;
 
   // The quiet part: CPU per heartbeat and RTT with no scrapes, to hold against a bare ws client.
-  rtts.length = 0;
+  rtts.reset();
+  sendLateness.reset();
+  recordSendLateness = true;
   const quietBeats0 = beats;
   const quietCpu0 = cpuMicros();
+  const quietGc0 = gcMs;
   const quietLoop = monitorEventLoopDelay({ resolution: 10 });
   quietLoop.enable();
   if (QUIET_SECONDS > 0) await delay(QUIET_SECONDS * 1000);
   quietLoop.disable();
   const quietCpu = cpuMicros() - quietCpu0;
-  if (QUIET_SECONDS > 0) console.log(`without scrapes:      event-loop delay p99 ${(quietLoop.percentile(99) / 1e6).toFixed(1)} ms max ${(quietLoop.max / 1e6).toFixed(1)} ms`);
+  if (QUIET_SECONDS > 0) {
+    console.log(
+      `without scrapes:      event-loop delay p99 ${(quietLoop.percentile(99) / 1e6).toFixed(1)} ms max ${(quietLoop.max / 1e6).toFixed(1)} ms, ` +
+        `heartbeats left late by p99 ${sendLateness.quantile(0.99).toFixed(1)} ms max ${sendLateness.max.toFixed(1)} ms, GC ${((gcMs - quietGc0) / QUIET_SECONDS).toFixed(0)} ms/s`,
+    );
+  }
   const quietBeats = beats - quietBeats0;
-  const quietRtts = rtts.slice().sort((a, b) => a - b);
+  const quietRttP50Ms = rtts.quantile(0.5);
+  const quietRttP99Ms = rtts.quantile(0.99);
 
-  rtts.length = 0;
+  rtts.reset();
   const beats0 = beats;
   const drops0 = drops;
   const late0 = late;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   measuring = true;
-  sendLateness.length = 0;
+  sendLateness.reset();
   recordSendLateness = true;
   const cpu0 = cpuMicros();
+  const gc0 = gcMs;
   const started = performance.now();
   const scrapeWall: number[] = [];
   let scrapeCpuUs = 0;
@@ -263,10 +310,10 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
     await delay(SECONDS * 1000);
   }
   const elapsedS = (performance.now() - started) / 1000;
+  const gcMsPerS = (gcMs - gc0) / elapsedS;
   const cpu1 = cpuMicros();
   measuring = false;
   recordSendLateness = false;
-  sendLateness.sort((a, b) => a - b);
   loop.disable();
   const measured = beats - beats0;
   gc();
@@ -275,16 +322,15 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   const seriesPerLeg = body.split('\n').filter((line) => !line.startsWith('#') && /[{,]leg="leg0"[,}]/.test(line)).length;
   await probe.close();
   if (drops > 0) console.error(`warning: ${drops} drops during the run`);
-  rtts.sort((a, b) => a - b);
-  lateness.sort((a, b) => a - b);
   scrapeWall.sort((a, b) => a - b);
   const slowest = Math.min(...probe.legs.map((l) => beatsPerLeg.get(l.name) ?? 0));
   const load: LoadFigures = {
     loopDelayP99Ms: loop.percentile(99) / 1e6,
     loopDelayMaxMs: loop.max / 1e6,
-    heartbeatLatenessP99Ms: percentile(lateness, 0.99),
-    sendLatenessP99Ms: percentile(sendLateness, 0.99),
-    sendLatenessMaxMs: sendLateness.at(-1) ?? 0,
+    heartbeatLatenessP99Ms: lateness.quantile(0.99),
+    sendLatenessP99Ms: sendLateness.quantile(0.99),
+    sendLatenessMaxMs: sendLateness.max,
+    gcMsPerS,
     slowestLegBeatsPerS: slowest / elapsedS,
     late: late - late0,
     drops: drops - drops0,
@@ -302,15 +348,14 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   };
   // Without a quiet part (--quick) the figures come from the scraped part, scrapes included.
   const quiet = QUIET_SECONDS > 0;
-  const rttSource = quiet ? quietRtts : rtts;
   return {
     load,
     cpuPerBeatUs: quiet ? quietCpu / quietBeats : (cpu1 - cpu0) / measured,
     rssPerLegKiB: (rssUp - rssBefore) / LEGS / 1024,
     heapPerLegKiB: (heapUp - heapBefore) / LEGS / 1024,
     beats: quiet ? quietBeats : measured,
-    p50RttMs: percentile(rttSource, 0.5) * 1000,
-    p99RttMs: percentile(rttSource, 0.99) * 1000,
+    p50RttMs: quiet ? quietRttP50Ms : rtts.quantile(0.5),
+    p99RttMs: quiet ? quietRttP99Ms : rtts.quantile(0.99),
   };
 }
 
@@ -318,11 +363,11 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
 async function benchBareWs(
   ports: readonly number[],
 ): Promise<{ cpuPerBeatUs: number; beats: number; rssPerLegKiB: number; heapPerLegKiB: number; p50RttMs: number; p99RttMs: number; loopDelayP99Ms: number; sendLatenessP99Ms: number }> {
-  const late: number[] = [];
+  const late = new Recorder();
   let recordLate = false;
   const clients: WebSocket[] = [];
   const timers: NodeJS.Timeout[] = [];
-  const rtts: number[] = [];
+  const rtts = new Recorder();
   let beats = 0;
   gc();
   await delay(200);
@@ -339,14 +384,14 @@ async function benchBareWs(
         const reply = JSON.parse(data.toString()) as { seq: number; t: number };
         if (reply.seq > 0) {
           beats++;
-          if (rtts.length < 200_000) rtts.push((performance.now() - reply.t) / 1000);
+          rtts.record(performance.now() - reply.t);
         }
       });
       let lastSent = 0;
       timers.push(
         setInterval(() => {
           const now = performance.now();
-          if (recordLate && lastSent > 0 && late.length < 2_000_000) late.push(Math.max(0, now - lastSent - 1_000));
+          if (recordLate && lastSent > 0) late.record(Math.max(0, now - lastSent - 1_000));
           lastSent = now;
           ws.send(JSON.stringify({ seq: ++seq, t: now }));
         }, 1_000),
@@ -357,7 +402,7 @@ async function benchBareWs(
   gc();
   const rssUp = process.memoryUsage().rss;
   const heapUp = process.memoryUsage().heapUsed;
-  rtts.length = 0;
+  rtts.reset();
   const beats0 = beats;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -367,20 +412,18 @@ async function benchBareWs(
   const cpu1 = cpuMicros();
   recordLate = false;
   loop.disable();
-  late.sort((a, b) => a - b);
   const measured = beats - beats0;
   for (const t of timers) clearInterval(t);
   for (const ws of clients) ws.terminate();
-  rtts.sort((a, b) => a - b);
   return {
     cpuPerBeatUs: (cpu1 - cpu0) / measured,
     beats: measured,
     rssPerLegKiB: (rssUp - rssBefore) / LEGS / 1024,
     heapPerLegKiB: (heapUp - heapBefore) / LEGS / 1024,
-    p50RttMs: percentile(rtts, 0.5) * 1000,
-    p99RttMs: percentile(rtts, 0.99) * 1000,
+    p50RttMs: rtts.quantile(0.5),
+    p99RttMs: rtts.quantile(0.99),
     loopDelayP99Ms: loop.percentile(99) / 1e6,
-    sendLatenessP99Ms: percentile(late, 0.99),
+    sendLatenessP99Ms: late.quantile(0.99),
   };
 }
 
@@ -437,6 +480,25 @@ async function benchBlackbox(echoPort: number): Promise<{ cpuPerProbeUs: number;
   }
 }
 
+type BareFigures = Awaited<ReturnType<typeof benchBareWs>>;
+
+/** The bare clients in a child process of this script, against the same far ends. */
+async function benchBareWsInChild(ports: readonly number[]): Promise<BareFigures> {
+  const args = ['--bare-only', ports.join(','), '--legs', String(LEGS), '--seconds', String(SECONDS), '--quiet-seconds', String(QUIET_SECONDS)];
+  const child = fork(import.meta.filename, args, { execArgv: ['--expose-gc'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`bare ws child exited with ${code}`);
+  return JSON.parse(out) as BareFigures;
+}
+
+if (values['bare-only'] !== undefined) {
+  const figures = await benchBareWs(values['bare-only'].split(',').map(Number));
+  process.stdout.write(JSON.stringify(figures));
+  process.exit(0);
+}
+
 const { children, ports } = await startEchoChildren(ECHO_PROCESSES);
 const port = ports[0] ?? 0;
 try {
@@ -458,12 +520,12 @@ try {
   }
   console.log(
     `during the run:       event-loop delay p99 ${load.loopDelayP99Ms.toFixed(1)} ms max ${load.loopDelayMaxMs.toFixed(1)} ms, heartbeats left late by p99 ${load.sendLatenessP99Ms.toFixed(1)} ms max ${load.sendLatenessMaxMs.toFixed(1)} ms, answer gap beyond 1 s p99 ${load.heartbeatLatenessP99Ms.toFixed(1)} ms, ` +
-      `slowest leg ${load.slowestLegBeatsPerS.toFixed(3)} heartbeats/s, ${load.late} late, ${load.drops} drops, RSS ${load.rssGrowthMiB >= 0 ? '+' : ''}${load.rssGrowthMiB.toFixed(1)} MiB`,
+      `GC ${load.gcMsPerS.toFixed(0)} ms/s, slowest leg ${load.slowestLegBeatsPerS.toFixed(3)} heartbeats/s, ${load.late} late, ${load.drops} drops, RSS ${load.rssGrowthMiB >= 0 ? '+' : ''}${load.rssGrowthMiB.toFixed(1)} MiB`,
   );
   console.log(`series per leg:       ${load.seriesPerLeg} (a ws leg, metrics.detail: ${DETAIL})`);
   // --quick is the regression guard (issue 12 §5): the peers are for the full run.
   if (!QUICK && !values['skip-peers']) {
-    const bare = await benchBareWs(ports);
+    const bare = await benchBareWsInChild(ports);
     console.log(
       `bare ws client:       ${bare.cpuPerBeatUs.toFixed(1)} µs client CPU per echo (${bare.beats} echoes), ` +
         `RSS ${bare.rssPerLegKiB.toFixed(1)} KiB/client, heap ${bare.heapPerLegKiB.toFixed(1)} KiB/client, RTT p50 ${bare.p50RttMs.toFixed(2)} ms p99 ${bare.p99RttMs.toFixed(2)} ms, ` +
