@@ -27,7 +27,7 @@ interface ProfileNode {
   readonly children: readonly ProfileNode[];
 }
 
-const child = fork(path.join(import.meta.dirname, 'ws-legs-far-end.js'), { stdio: 'inherit' });
+const child = fork(path.join(import.meta.dirname, `ws-legs-far-end${path.extname(import.meta.filename)}`), { stdio: 'inherit' });
 const [{ port }] = (await once(child, 'message')) as [{ port: number }];
 try {
   const config = {

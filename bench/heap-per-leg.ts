@@ -148,7 +148,7 @@ function print(title: string, groups: Map<string, Group>, legs: number): void {
   console.log(`| ${((total - shown) / legs).toFixed(0)} | | everything else |`);
 }
 
-const child = fork(path.join(import.meta.dirname, 'ws-legs-far-end.js'), { stdio: 'inherit' });
+const child = fork(path.join(import.meta.dirname, `ws-legs-far-end${path.extname(import.meta.filename)}`), { stdio: 'inherit' });
 const [{ port }] = (await once(child, 'message')) as [{ port: number }];
 const url = `ws://127.0.0.1:${port}/probe/ws`;
 try {

@@ -67,3 +67,14 @@ test('bench/detection-latency.ts prints detection times for every fault and what
     assert.match(out, new RegExp(`^${fault}: blackbox_exporter saw it in \\d/1 trials`, 'm'));
   }
 });
+
+test('bench/ws-legs.ts (npm run bench) prints the scrape, lateness, memory and bare-client figures', { timeout: 90_000 }, async (t) => {
+  const out = await bench(t, 'ws-legs.ts', ['--legs', '20', '--quiet-seconds', '1', '--seconds', '2', '--scrape-every', '1', '--echo-processes', '2', '--skip-blackbox']);
+  assert.match(out, /^without scrapes: .*heartbeats left late by p99 [\d.]+ ms/m);
+  assert.match(out, /^t3-probe ws legs: .*µs client CPU per heartbeat .* RSS [-\d.]+ KiB\/leg, heap [-\d.]+ KiB\/leg/m);
+  assert.match(out, /^scrapes: +\d+ of [\d.]+ MiB/m);
+  assert.match(out, /^series per leg: +40 /m);
+  assert.match(out, /^bare ws client: .*µs client CPU per echo/m);
+  assert.match(out, /^ratios t3\/bare: +CPU per heartbeat [\d.]+x/m);
+});
+
