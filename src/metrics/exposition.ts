@@ -18,8 +18,9 @@ export const EXPOSITION_CONTENT_TYPES: Readonly<Record<ExpositionFormat, string>
 };
 
 /**
- * Sample lines per chunk: about 80 KB of text, which formats in well under a millisecond, so
- * the event loop is never held long by the writing itself.
+ * Sample lines per chunk of the prom-client part (the leg series come in chunks of CHUNK_BYTES):
+ * about 80 KB of text, which formats in well under a millisecond, so the event loop is never held
+ * long by the writing itself.
  */
 export const LINES_PER_CHUNK = 1_000;
 
