@@ -36,9 +36,10 @@ const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) 
  * What the tarball may weigh (bytes, gzipped). 0.1.0 packs to about 148 kB, a third of it the
  * README; shipping the source maps again would add about 50 kB. Raise this on purpose, not by
  * accident. Issue 11 (echo bounds, stall monitor, reload, state file, SECURITY docs in the
- * README) took it to about 189 kB.
+ * README) took it to about 189 kB; issue 12 (the per-leg series store and its byte writer, the
+ * heartbeat schedule, process metrics, README) to about 213 kB.
  */
-const TARBALL_BUDGET = 210_000;
+const TARBALL_BUDGET = 230_000;
 
 /** The status page's browser assets: not compiled, copied into dist/ by `npm run build`. */
 const PAGE_DIR = path.join(ROOT, 'src', 'server', 'page');
