@@ -16,6 +16,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
+import { STALL_THRESHOLD_MS } from '../../src/config/defaults.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { cpuCgroupUnavailable, createCpuCgroup } from '../helpers/cpu-cgroup.js';
 import { startDelayRelay } from '../helpers/delay-relay.js';
@@ -267,7 +268,10 @@ test('b) 30 s at 5% of a core (cgroup): no drop on legs whose far end answered, 
   t.diagnostic(`throttled ${throttledTo - throttledFrom} ms (cgroup v${cgroup.version}): drops ${drops}, stall ${stalled} s, heartbeats ok ${ok} late ${late}`);
   assert.deepEqual(await dropsByLeg(probe.url), {}, 'no drop on any leg: every far end answered');
   assert.equal(drops, 0);
-  assert.ok(stalled >= 1, `t3probe_probe_stall_seconds_total is ${stalled}: the throttled probe stalled`);
+  // At least one stall past the threshold was counted. How much the probe stalls at 5% of a core
+  // depends on how much CPU it wants: with one heartbeat schedule instead of a timer per leg it
+  // wants less (0.9 s of stalls in 30 s, where it used to be over 1 s).
+  assert.ok(stalled >= STALL_THRESHOLD_MS / 1000, `t3probe_probe_stall_seconds_total is ${stalled}: the throttled probe stalled`);
 
   const at = new Date((throttledFrom + throttledTo) / 2).toISOString();
   const { text, verdict } = await attributeBoth(t, ['--probe', probe.url, '--at', at, '--window', '15s']);
