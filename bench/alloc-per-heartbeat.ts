@@ -13,7 +13,7 @@ import inspector from 'node:inspector/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { ProbeConfig } from '../src/config/types.js';
+import { wsLegsConfig } from './ws-legs-config.js';
 import { Probe } from '../src/probe.js';
 
 const { values } = parseArgs({
@@ -30,28 +30,7 @@ interface ProfileNode {
 const child = fork(path.join(import.meta.dirname, `ws-legs-far-end${path.extname(import.meta.filename)}`), { stdio: 'inherit' });
 const [{ port }] = (await once(child, 'message')) as [{ port: number }];
 try {
-  const config = {
-    listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_', detail: 'default' },
-    log: { level: 'silent' },
-    dropHistory: 256,
-    legs: Array.from({ length: LEGS }, (_, i) => ({
-      kind: 'ws' as const,
-      name: `leg${i}`,
-      role: 'internal' as const,
-      dnsRecheckMs: 30_000,
-      url: `ws://127.0.0.1:${port}/probe/ws`,
-      intervalMs: 1_000,
-      deadlineMs: 2_000,
-      connectTimeoutMs: 10_000,
-      backoff: { minMs: 500, maxMs: 5_000, factor: 2 },
-      resolve: { mode: 'system' as const },
-      tls: { insecure: false },
-      headers: {},
-      maxPayloadBytes: 65_536,
-      closeTimeoutMs: 1_000,
-    })),
-  } as ProbeConfig;
+  const config = wsLegsConfig(LEGS, [port], 'default');
   const probe = new Probe(config, { processMetrics: false });
   let beats = 0;
   for (const leg of probe.legs) leg.on('heartbeat', () => beats++);

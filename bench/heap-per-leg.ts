@@ -17,7 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import WebSocket from 'ws';
-import type { ProbeConfig } from '../src/config/types.js';
+import { wsLegsConfig } from './ws-legs-config.js';
 import { Probe } from '../src/probe.js';
 
 const { values } = parseArgs({
@@ -173,28 +173,7 @@ try {
     for (const t of timers) clearInterval(t);
     for (const ws of clients) ws.terminate();
   } else {
-    const config = {
-      listen: { host: '127.0.0.1', port: 0 },
-      metrics: { prefix: 't3probe_', detail: values.detail },
-      log: { level: 'silent' },
-      dropHistory: 256,
-      legs: Array.from({ length: LEGS }, (_, i) => ({
-        kind: 'ws' as const,
-        name: `leg${i}`,
-        role: 'internal' as const,
-        dnsRecheckMs: 30_000,
-        url,
-        intervalMs: 1_000,
-        deadlineMs: 2_000,
-        connectTimeoutMs: 10_000,
-        backoff: { minMs: 500, maxMs: 5_000, factor: 2 },
-        resolve: { mode: 'system' as const },
-        tls: { insecure: false },
-        headers: {},
-        maxPayloadBytes: 65_536,
-        closeTimeoutMs: 1_000,
-      })),
-    } as ProbeConfig;
+    const config = wsLegsConfig(LEGS, [port], values.detail);
     const probe = new Probe(config, { processMetrics: false });
     await probe.start({ listen: false });
     while (!probe.legs.every((l) => l.state === 'up')) await delay(50);

@@ -30,7 +30,7 @@ import { PerformanceObserver, createHistogram, monitorEventLoopDelay, type Recor
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import type { ProbeConfig } from '../src/config/types.js';
+import { wsLegsConfig } from './ws-legs-config.js';
 import { Probe } from '../src/probe.js';
 import { HeartbeatTracker } from '../src/legs/ws-heartbeat.js';
 import { loadLine } from './proc-stats.js';
@@ -212,30 +212,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   gc();
   const rssBefore = process.memoryUsage().rss;
   const heapBefore = process.memoryUsage().heapUsed;
-  // Asserted rather than annotated, so the same script compiles on the branch point of issue 12
-  // (no metrics.detail yet) for its before figures.
-  const config = {
-    listen: { host: '127.0.0.1', port: 0 },
-    metrics: { prefix: 't3probe_', detail: DETAIL },
-    log: { level: 'silent' },
-    dropHistory: 256,
-    legs: Array.from({ length: LEGS }, (_, i) => ({
-      kind: 'ws' as const,
-      name: `leg${i}`,
-      role: 'internal' as const,
-      dnsRecheckMs: 30_000,
-      url: `ws://127.0.0.1:${ports[i % ports.length] ?? 0}/probe/ws`,
-      intervalMs: 1_000,
-      deadlineMs: 2_000,
-      connectTimeoutMs: 10_000,
-      backoff: { minMs: 500, maxMs: 5_000, factor: 2 },
-      resolve: { mode: 'system' as const },
-      tls: { insecure: false },
-      headers: {},
-      maxPayloadBytes: 65_536,
-      closeTimeoutMs: 1_000,
-    })),
-  } as ProbeConfig;
+  const config = wsLegsConfig(LEGS, ports, DETAIL);
   const scraping = SCRAPE_EVERY_S > 0;
   // Process metrics ride along when scraping, as in production (prom-client renders them).
   const probe = new Probe(config, { processMetrics: scraping });
