@@ -138,6 +138,13 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
+/** process.memoryUsage() in MiB, to see where RSS beyond the heap sits. */
+function memoryBreakdown(): string {
+  const m = process.memoryUsage();
+  const mib = (n: number): string => (n / 1_048_576).toFixed(0);
+  return `rss ${mib(m.rss)} MiB, heap total ${mib(m.heapTotal)} used ${mib(m.heapUsed)}, external ${mib(m.external)}, array buffers ${mib(m.arrayBuffers)}`;
+}
+
 function cpuMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -223,6 +230,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   const rtts = new Recorder();
   const lateness = new Recorder();
   const beatsPerLeg = new Map<string, number>();
+  const dropCauses = new Map<string, number>();
   for (const leg of probe.legs) {
     let lastOkAt = 0;
     leg.on('heartbeat', (result, rtt) => {
@@ -238,7 +246,11 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
         lastOkAt = now;
       }
     });
-    leg.on('drop', () => drops++);
+    leg.on('drop', (event) => {
+      drops++;
+      const key = `${event.reason} ${event.code}${event.upForSeconds === null ? ' (never up)' : ''}`;
+      dropCauses.set(key, (dropCauses.get(key) ?? 0) + 1);
+    });
   }
   await probe.start({ listen: scraping });
   await waitUntil('every leg up', () => probe.legs.every((l) => l.state === 'up'));
@@ -246,6 +258,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   gc();
   const rssUp = process.memoryUsage().rss;
   const heapUp = process.memoryUsage().heapUsed;
+  console.log(`memory at ${LEGS} legs:   ${memoryBreakdown()}`);
 
   // The quiet part: CPU per heartbeat and RTT with no scrapes, to hold against a bare ws client.
   rtts.reset();
@@ -323,7 +336,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   const body = await probe.metrics.render();
   const seriesPerLeg = body.split('\n').filter((line) => !line.startsWith('#') && /[{,]leg="leg0"[,}]/.test(line)).length;
   await probe.close();
-  if (drops > 0) console.error(`warning: ${drops} drops during the run`);
+  if (drops > 0) console.error(`warning: ${drops} drops since start-up: ${[...dropCauses].map(([cause, n]) => `${n} ${cause}`).join(', ')}`);
   scrapeWall.sort((a, b) => a - b);
   const slowest = Math.min(...probe.legs.map((l) => beatsPerLeg.get(l.name) ?? 0));
   const load: LoadFigures = {
@@ -405,6 +418,7 @@ async function benchBareWs(
   gc();
   const rssUp = process.memoryUsage().rss;
   const heapUp = process.memoryUsage().heapUsed;
+  console.error(`memory at ${LEGS} bare clients: ${memoryBreakdown()}`);
   rtts.reset();
   const beats0 = beats;
   const loop = monitorEventLoopDelay({ resolution: 10 });

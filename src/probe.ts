@@ -9,6 +9,7 @@ import { completeSince, downSpansOf, stallSpansOf } from './attribution/probe-hi
 import { readStateFile, writeStateFile } from './attribution/state-file.js';
 import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type ObservedSpan, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
+import { StartRamp } from './legs/start-ramp.js';
 import { DohResolver } from './net/doh.js';
 import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
 import { createResolver } from './net/resolver.js';
@@ -93,6 +94,8 @@ export class Probe {
   #server: ProbeServer | undefined;
   /** Leg timers are unref'd; this one ref'd handle is what keeps a started probe's process alive. */
   #keepAlive: NodeJS.Timeout | undefined;
+  /** Starts legs at a bounded rate, so thousands of legs do not all connect in one moment. */
+  readonly #ramp = new StartRamp();
   #started = false;
   #closing: Promise<void> | undefined;
 
@@ -208,7 +211,7 @@ export class Probe {
     this.#legList = [...this.#legs.values()].map((r) => r.leg);
     const before = new Map(stopping.map((r) => [r.options.name, r.options]));
     this.#warnInsecure(starting.filter((l) => !isInsecure(before.get(l.name))));
-    if (this.#started) for (const legOptions of starting) this.#legs.get(legOptions.name)?.leg.start();
+    if (this.#started) this.#ramp.start(starting.flatMap((l) => this.#legs.get(l.name)?.leg ?? []));
     this.metrics.recordConfigLoad(true);
     const summary = { added, removed, changed, kept };
     this.log.info(summary, 'config reloaded');
@@ -241,7 +244,7 @@ export class Probe {
     this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#warnInsecure(this.#config.legs);
     this.#stalls.start();
-    for (const leg of this.legs) leg.start();
+    this.#ramp.start(this.legs);
     this.log.info({ legs: this.legs.map((l) => l.name), listen: this.#server?.url }, 'probe started');
   }
 
@@ -361,6 +364,7 @@ export class Probe {
 
   async #shutdown(): Promise<void> {
     await this.#reloading;
+    this.#ramp.close();
     await Promise.all(this.legs.map((l) => l.close()));
     clearTimeout(this.#stateWrite);
     clearInterval(this.#stateRefresh);

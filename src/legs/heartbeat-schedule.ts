@@ -57,15 +57,13 @@ class IntervalWheel {
       this.#timer = setInterval(() => this.#run(), this.#slotMs);
       this.#timer.unref();
     }
-    let cancelled = false;
-    return {
-      cancel: () => {
-        if (cancelled) return;
-        cancelled = true;
-        emptiest.delete(leg);
-        if (--this.#members === 0) this.#stop();
-      },
-    };
+    return new SlotPlace(this, emptiest, leg);
+  }
+
+  /** A leg leaves its slot (SlotPlace.cancel, once). */
+  leave(slot: Set<Beating>, leg: Beating): void {
+    slot.delete(leg);
+    if (--this.#members === 0) this.#stop();
   }
 
   /** Run every slot whose time has come; a timer that ran late catches up, each slot once. */
@@ -84,6 +82,25 @@ class IntervalWheel {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.onEmpty();
+  }
+}
+
+/** A leg's place in one slot of a wheel: an object, not a closure and its context (about 0.1 KiB a leg). */
+class SlotPlace implements ScheduledBeat {
+  #wheel: IntervalWheel | undefined;
+
+  constructor(
+    wheel: IntervalWheel,
+    readonly slot: Set<Beating>,
+    readonly leg: Beating,
+  ) {
+    this.#wheel = wheel;
+  }
+
+  cancel(): void {
+    const wheel = this.#wheel;
+    this.#wheel = undefined;
+    wheel?.leave(this.slot, this.leg);
   }
 }
 
