@@ -20,7 +20,7 @@ import type { BackoffOptions, LegKind } from '../config/types.js';
 import { STALL_REACH_MS } from '../config/defaults.js';
 import { ProbeError, errorText, isProbeError, toError, type IdleExpiry } from '../errors.js';
 import type { ConnectPhase, HeartbeatResult, LegMetrics } from '../metrics/registry.js';
-import { nowNs, secondsSince } from '../util/clock.js';
+import { msReadingToNs, nowMs, nowNs, secondsSince } from '../util/clock.js';
 import { NO_STALLS, type StallClock } from '../util/run-deadline.js';
 import { abortableDelay } from '../util/abortable-delay.js';
 import { errorCodeChain, reasonOf, type Reason } from '../reasons.js';
@@ -136,8 +136,9 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   #since = Date.now();
   #upSinceNs: bigint | undefined;
   /** The leg's last sign of life (start, up, an answer): a drop's stall is measured from here. */
-  #aliveNs = nowNs();
-  #lastRtt: number | null = null;
+  #aliveMs = nowMs();
+  /** The last RTT in seconds; NaN before the first (a number field, written in place each beat). */
+  #lastRtt = Number.NaN;
   readonly #rttHistory = new RttHistory();
   #lastDrop: DropEvent | null = null;
   #drops = 0;
@@ -169,7 +170,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   /** Start the permanent connect/drop/reconnect loop. Calling it twice is a no-op. */
   start(): void {
     if (this.#running !== undefined || this.#closed) return;
-    this.#aliveNs = nowNs();
+    this.#aliveMs = nowMs();
     this.#running = this.#run();
   }
 
@@ -191,6 +192,10 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     this.removeAllListeners();
   }
 
+  get #lastRttOrNull(): number | null {
+    return Number.isNaN(this.#lastRtt) ? null : this.#lastRtt;
+  }
+
   snapshot(): LegStatus {
     const idle = this.idleStatus();
     return {
@@ -199,7 +204,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       role: this.role,
       state: this.#state,
       since: new Date(this.#since).toISOString(),
-      lastRttSeconds: this.#lastRtt,
+      lastRttSeconds: this.#lastRttOrNull,
       lastDrop: this.#lastDrop,
       drops: this.#drops,
       reconnectAttempts: this.#attempts,
@@ -218,7 +223,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   }
 
   protected recordRtt(seconds: number, result: HeartbeatResult = 'ok'): void {
-    this.#aliveNs = nowNs();
+    this.#aliveMs = nowMs();
     this.#lastRtt = seconds;
     this.#rttHistory.push(Date.now(), seconds);
     this.metrics.observeRtt(seconds);
@@ -342,7 +347,8 @@ export abstract class Leg extends EventEmitter<LegEvents> {
 
   #markUp(): void {
     const previous = this.#state;
-    this.#upSinceNs = this.#aliveNs = nowNs();
+    this.#upSinceNs = nowNs();
+    this.#aliveMs = nowMs();
     this.metrics.setConnected(true);
     // One clock reading: the drop's recovery is exactly when the leg's `since` says it came up.
     const upAt = Date.now();
@@ -372,7 +378,8 @@ export abstract class Leg extends EventEmitter<LegEvents> {
     // Since the leg's last answer, but no further back than a stall can still decide a drop: an
     // idle leg answers once per idle period, and a GC pause minutes ago excuses nothing.
     const reachNs = nowNs() - BigInt(STALL_REACH_MS) * 1_000_000n;
-    const probeStalledSeconds = Math.round(this.stalls.stallsMsSince(this.#aliveNs > reachNs ? this.#aliveNs : reachNs)) / 1000;
+    const aliveNs = msReadingToNs(this.#aliveMs);
+    const probeStalledSeconds = Math.round(this.stalls.stallsMsSince(aliveNs > reachNs ? aliveNs : reachNs)) / 1000;
     const event: DropEvent = {
       leg: this.name,
       kind: this.kind,
@@ -382,7 +389,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
       at,
       time: new Date(at).toISOString(),
       upForSeconds,
-      lastRttSeconds: this.#lastRtt,
+      lastRttSeconds: this.#lastRttOrNull,
       ...(details?.closeCode === undefined ? {} : { closeCode: details.closeCode }),
       ...(details?.status === undefined ? {} : { status: details.status }),
       ...(details?.expiry === undefined ? {} : { expiry: details.expiry }),
@@ -404,7 +411,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
         status: event.status,
         expiry: event.expiry,
         upForSeconds,
-        lastRttSeconds: this.#lastRtt,
+        lastRttSeconds: this.#lastRttOrNull,
         ...(probeStalledSeconds > 0 ? { probeStalledSeconds } : {}),
       },
       'leg dropped',
