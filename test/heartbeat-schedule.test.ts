@@ -64,3 +64,17 @@ test('after a stall the schedule catches up with each leg once, not once per mis
   await waitFor('one turn of timers', () => performance.now() >= caughtUp);
   assert.ok(beats - before <= 2, `${beats - before} beats right after a stall of 8 intervals`);
 });
+
+test('a few legs wake the process once per leg and interval, not at every slot', async (t) => {
+  const schedule = new HeartbeatSchedule();
+  const intervalMs = 200;
+  const beats = [0, 0, 0, 0];
+  const handles = beats.map((_, i) => schedule.add(intervalMs, { beat: () => beats[i]!++ }));
+  t.after(() => handles.forEach((h) => h.cancel()));
+  await waitFor('5 beats of every leg', () => beats.every((b) => b >= 5), { timeoutMs: 5_000 });
+  const turns = Math.max(...beats);
+  t.diagnostic(`${schedule.wakeups} wake-ups for ${turns} turns of 4 legs`);
+  // 4 legs in 4 of the 20 slots: about 4 wake-ups a turn (a timer that fires a hair early adds one),
+  // where a timer at every slot would have run 20 a turn.
+  assert.ok(schedule.wakeups <= turns * 4 * 1.5 + 4, `${schedule.wakeups} wake-ups for ${turns} turns of 4 legs (${(intervalMs / SLOT_MS) * turns} slots passed)`);
+});

@@ -26,6 +26,9 @@ export interface ScheduledBeat {
 /** Slot length to aim for: a batch is at most this much of the interval's legs. */
 export const SLOT_MS = 10;
 
+/** How early a timer may fire against performance.now(): libuv's clock counts whole ms. */
+const TIMER_GRAIN_MS = 1;
+
 /** The legs of one interval: its slots, its timer, and where the schedule stands. */
 class IntervalWheel {
   readonly #slots: Set<Beating>[];
@@ -35,6 +38,8 @@ class IntervalWheel {
   #next: number;
   #members = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Times the timer ran (tests: a few legs do not wake the process at every slot). */
+  wakeups = 0;
 
   constructor(
     readonly intervalMs: number,
@@ -50,13 +55,10 @@ class IntervalWheel {
     let emptiest = this.#slots[0] as Set<Beating>;
     for (const slot of this.#slots) if (slot.size < emptiest.size) emptiest = slot;
     emptiest.add(leg);
-    this.#members++;
-    if (this.#timer === undefined) {
-      // The schedule restarts from now: slots run from the next one on.
-      this.#next = Math.floor((performance.now() - this.#origin) / this.#slotMs) + 1;
-      this.#timer = setInterval(() => this.#run(), this.#slotMs);
-      this.#timer.unref();
-    }
+    // The schedule restarts from now when it was idle: slots run from the next one on.
+    if (this.#members++ === 0) this.#next = Math.floor((performance.now() - this.#origin) / this.#slotMs) + 1;
+    // The new leg's slot may come before the one the timer waits for.
+    this.#arm();
     return new SlotPlace(this, emptiest, leg);
   }
 
@@ -66,9 +68,27 @@ class IntervalWheel {
     if (--this.#members === 0) this.#stop();
   }
 
+  /**
+   * Wait for the next slot that has a leg: a probe with 4 legs wakes 4 times an interval, not at
+   * every slot (100 times a second), while 10,000 legs fill every slot and wake at each.
+   */
+  #arm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#members === 0) return;
+    let next = this.#next;
+    while ((this.#slots[next % this.#slots.length] as Set<Beating>).size === 0) next++;
+    const waitMs = Math.max(0, this.#origin + next * this.#slotMs - performance.now());
+    this.#timer = setTimeout(() => this.#run(), waitMs);
+    this.#timer.unref();
+  }
+
   /** Run every slot whose time has come; a timer that ran late catches up, each slot once. */
   #run(): void {
-    const due = Math.floor((performance.now() - this.#origin) / this.#slotMs);
+    this.#timer = undefined;
+    this.wakeups++;
+    // libuv times timers in whole ms, so one may fire up to a ms before its slot: that slot is due.
+    const due = Math.floor((performance.now() + TIMER_GRAIN_MS - this.#origin) / this.#slotMs);
     // Behind by more than a whole interval (the process was stopped): every leg beats once, not once per missed turn.
     if (due - this.#next >= this.#slots.length) this.#next = due - this.#slots.length + 1;
     for (; this.#next <= due; this.#next++) {
@@ -76,10 +96,11 @@ class IntervalWheel {
       if (slot === undefined) continue;
       for (const leg of slot) leg.beat();
     }
+    this.#arm();
   }
 
   #stop(): void {
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
     this.#timer = undefined;
     this.onEmpty();
   }
@@ -116,6 +137,13 @@ export class HeartbeatSchedule {
       this.#wheels.set(intervalMs, wheel);
     }
     return wheel.add(leg);
+  }
+
+  /** Times the timers of the intervals now in use have run. */
+  get wakeups(): number {
+    let sum = 0;
+    for (const wheel of this.#wheels.values()) sum += wheel.wakeups;
+    return sum;
   }
 
   /** Intervals with a timer running (tests: nothing is left behind). */
