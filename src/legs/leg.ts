@@ -129,7 +129,7 @@ export abstract class Leg extends EventEmitter<LegEvents> {
   /**
    * Aborts the connect phase in progress (connect attempts, backoff), so close() can stop it.
    * One per phase, dropped once a session is up: a long-lived AbortSignal keeps the listener maps
-   * and the hidden class every listener it ever had left behind, about 0.6 KiB a leg.
+   * and the hidden class every listener it ever had left behind, about 0.8 KiB a leg.
    */
   #connectAbort: AbortController | undefined;
   #state: LegState = 'connecting';
