@@ -17,7 +17,7 @@ import { wsLegsConfig } from './ws-legs-config.js';
 import { Probe } from '../src/probe.js';
 
 const { values } = parseArgs({
-  options: { legs: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '30' }, live: { type: 'boolean', default: false } },
+  options: { legs: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '30' }, live: { type: 'boolean', default: false }, promoted: { type: 'boolean', default: false }, 'render-every': { type: 'string', default: '0' } },
 });
 const LEGS = Number(values.legs);
 
@@ -40,9 +40,28 @@ try {
   const session = new inspector.Session();
   session.connect();
   await session.post('HeapProfiler.enable');
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: !values.live, includeObjectsCollectedByMinorGC: !values.live });
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: !values.live,
+    includeObjectsCollectedByMinorGC: !values.live && !values.promoted,
+  });
   const beats0 = beats;
+  // With --render-every S, /metrics is rendered (and thrown away) every S seconds meanwhile, as a scrape would.
+  const renderEveryMs = Number(values['render-every']) * 1000;
+  let renders = 0;
+  const rendering = (async () => {
+    if (!(renderEveryMs > 0)) return;
+    const until = performance.now() + Number(values.seconds) * 1000;
+    while (performance.now() + renderEveryMs < until) {
+      await delay(renderEveryMs);
+      for await (const chunk of probe.metrics.exposition('prometheus')) void chunk;
+      renders++;
+    }
+  })();
   await delay(Number(values.seconds) * 1000);
+  await rendering;
+  // What survived a scavenge: collect the young generation once more, so what is still young and dead is not counted.
+  if (values.promoted) (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
   const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: ProfileNode } };
   const measured = beats - beats0;
   session.disconnect();
@@ -56,7 +75,7 @@ try {
   };
   walk(profile.head, '(root)');
   const total = [...bySite.values()].reduce((a, b) => a + b, 0);
-  console.log(`${LEGS} legs, ${measured} heartbeats: ${(total / measured).toFixed(0)} bytes ${values.live ? 'allocated and still alive at the end' : 'allocated'} per heartbeat (sampled)`);
+  console.log(`${LEGS} legs, ${measured} heartbeats: ${(total / measured).toFixed(0)} bytes ${values.live ? 'allocated and still alive at the end' : values.promoted ? 'allocated and surviving a scavenge (promoted)' : 'allocated'} per heartbeat (sampled)${renders > 0 ? `, ${renders} renders of /metrics meanwhile` : ''}`);
   for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`${(bytes / measured).toFixed(0).padStart(6)} B  ${site}`);
 } finally {
   child.disconnect();

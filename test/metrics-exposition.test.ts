@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { CHUNK_BYTES } from '../src/metrics/chunk-writer.js';
 import { EXPOSITION_CONTENT_TYPES, LINES_PER_CHUNK, negotiateFormat } from '../src/metrics/exposition.js';
@@ -120,6 +121,37 @@ test('a large body arrives whole, in chunks, and the same through the server', a
   const res = await fetch(`${server.url}/metrics`);
   assert.equal(res.headers.get('content-type'), EXPOSITION_CONTENT_TYPES.prometheus);
   assert.equal(await res.text(), whole);
+});
+
+test('scrapes reuse the chunks of the ones before, and every body still arrives whole', async (t: TestContext) => {
+  const metrics = new ProbeMetrics({ processMetrics: false, detail: 'full' });
+  for (let i = 0; i < 2_000; i++) metrics.forLeg(`leg${i}`).observeRtt(0.001 * i);
+  const whole = await metrics.render();
+  const server = await startProbeServer(
+    { ready: true, status: () => ({}), metrics, log: silentLogger, statusWindow: { windowMs: 120_000, burstMs: 3_000 } },
+    { host: '127.0.0.1', port: 0 },
+  );
+  t.after(() => server.close());
+  const scrape = async (): Promise<string> => (await fetch(`${server.url}/metrics`)).text();
+  assert.equal(await scrape(), whole);
+  const afterOne = metrics.chunksAllocated;
+  assert.ok(afterOne > 0);
+  for (let i = 0; i < 4; i++) assert.equal(await scrape(), whole);
+  // Without reuse, each scrape would allocate what the first did (some 110 chunks of 64 KiB here).
+  assert.ok(metrics.chunksAllocated <= afterOne + 8, `${metrics.chunksAllocated} chunks allocated over 5 scrapes, ${afterOne} by the first`);
+
+  // A scraper that stops reading holds its chunks in the socket's queue: scrapes meanwhile must not
+  // write into them. Read a little, stop, let three other scrapes run, then read the rest.
+  const held = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`${server.url}/metrics`, resolve).on('error', reject));
+  held.pause();
+  await once(held, 'readable');
+  const start = held.read() as Buffer;
+  assert.deepEqual(await Promise.all([scrape(), scrape(), scrape()]), [whole, whole, whole]);
+  const rest: Buffer[] = [start];
+  held.on('data', (chunk: Buffer) => rest.push(chunk));
+  held.resume();
+  await once(held, 'end');
+  assert.equal(Buffer.concat(rest).toString('utf8'), whole);
 });
 
 test('a real Prometheus scrapes the probe in OpenMetrics and reads every leg series', async (t) => {

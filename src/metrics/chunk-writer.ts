@@ -5,17 +5,30 @@
  * of 10,000 legs, and collecting them held up the heartbeats; here the only garbage is the text of
  * non-integer values.
  */
-export const CHUNK_BYTES = 64 * 1024;
+import { CHUNK_BYTES, type ChunkPool } from './chunk-pool.js';
+
+export { CHUNK_BYTES };
 
 /** The longest a number can take as text (String() of a double, or a 16-digit integer). */
 export const MAX_NUMBER_BYTES = 24;
 
+/** Where a writer stands before its first reserve() and after take(): the next reserve() starts a chunk. */
+const NO_CHUNK: Buffer = Buffer.alloc(0);
+
 export class ChunkWriter {
-  #buffer: Buffer;
+  #buffer = NO_CHUNK;
   #offset = 0;
 
-  constructor(readonly chunkBytes = CHUNK_BYTES) {
-    this.#buffer = Buffer.allocUnsafeSlow(chunkBytes);
+  /** With a pool, chunks come from it (its size wins), and whoever sends them gives them back. */
+  constructor(
+    readonly chunkBytes = CHUNK_BYTES,
+    readonly pool?: ChunkPool,
+  ) {
+    if (pool !== undefined) this.chunkBytes = pool.chunkBytes;
+  }
+
+  #newChunk(bytes: number): Buffer {
+    return this.pool !== undefined && bytes <= this.pool.chunkBytes ? this.pool.take() : Buffer.allocUnsafeSlow(bytes);
   }
 
   /**
@@ -25,7 +38,7 @@ export class ChunkWriter {
   reserve(bytes: number): Buffer | undefined {
     if (this.#offset + bytes <= this.#buffer.length) return undefined;
     const full = this.#buffer.subarray(0, this.#offset);
-    this.#buffer = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, bytes));
+    this.#buffer = this.#newChunk(Math.max(this.chunkBytes, bytes));
     this.#offset = 0;
     return full.length === 0 ? undefined : full;
   }
@@ -74,10 +87,10 @@ export class ChunkWriter {
     this.text(Number.isNaN(value) ? 'NaN' : value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(value));
   }
 
-  /** The bytes written since the last full chunk (possibly none); the writer starts a new chunk. */
+  /** The bytes written since the last full chunk (possibly none); the next reserve() starts a new chunk. */
   take(): Buffer {
     const out = this.#buffer.subarray(0, this.#offset);
-    this.#buffer = Buffer.allocUnsafeSlow(this.chunkBytes);
+    this.#buffer = NO_CHUNK;
     this.#offset = 0;
     return out;
   }

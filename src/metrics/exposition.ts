@@ -7,6 +7,7 @@
  */
 import type { Metric, MetricValue, Registry } from 'prom-client';
 import { escapeHelp, escapeLabelValue, type LegSeriesStore } from './leg-series.js';
+import type { ChunkPool } from './chunk-pool.js';
 import { ChunkWriter } from './chunk-writer.js';
 
 export const EXPOSITION_FORMATS = ['prometheus', 'openmetrics'] as const;
@@ -65,12 +66,18 @@ type Sample = MetricValue<string> & { readonly metricName?: string };
  * so timers due meanwhile run first. The writer yields only between series: a histogram series'
  * buckets, `_sum` and `_count` are read in one go, so they always agree.
  */
-export async function* exposition(legs: LegSeriesStore, registry: Registry, format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string | Buffer, void, undefined> {
+export async function* exposition(
+  legs: LegSeriesStore,
+  registry: Registry,
+  format: ExpositionFormat,
+  signal?: AbortSignal,
+  chunks?: ChunkPool,
+): AsyncGenerator<string | Buffer, void, undefined> {
   const openMetrics = format === 'openmetrics';
   let sliceStart = performance.now();
   // The per-leg families: bytes from constant pieces around each leg's label (leg-series.ts),
-  // about 64 KiB (some 1,000 lines) per chunk.
-  const writer = new ChunkWriter();
+  // about 64 KiB (some 1,000 lines) per chunk, from `chunks` when given (the sender gives them back).
+  const writer = new ChunkWriter(undefined, chunks);
   for (const chunk of legs.write(openMetrics, writer)) {
     yield chunk;
     if (performance.now() - sliceStart >= WRITE_SLICE_MS) {

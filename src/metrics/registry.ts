@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { DEFAULT_METRICS_DETAIL, DEFAULT_METRICS_PREFIX, type MetricsDetail } from '../config/defaults.js';
 import type { IdleExpiry } from '../errors.js';
+import { ChunkPool } from './chunk-pool.js';
 import { EXPOSITION_CONTENT_TYPES, exposition, renderExposition, type ExpositionFormat } from './exposition.js';
 import { LegSeriesStore, type LegLayoutSpec } from './leg-series.js';
 import { registerProcessMetrics } from './process-metrics.js';
@@ -252,9 +253,25 @@ export class ProbeMetrics {
     return EXPOSITION_CONTENT_TYPES.prometheus;
   }
 
-  /** The /metrics body in chunks that yield the event loop between them (src/metrics/exposition.ts). */
+  /** The leg series' chunks, reused from scrape to scrape (chunk-pool.ts). */
+  readonly #chunks = new ChunkPool();
+
+  /**
+   * The /metrics body in chunks that yield the event loop between them (src/metrics/exposition.ts).
+   * A sender gives each Buffer chunk back with `recycle()` once its write has completed.
+   */
   exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string | Buffer, void, undefined> {
-    return exposition(this.legSeries, this.registry, format, signal);
+    return exposition(this.legSeries, this.registry, format, signal, this.#chunks);
+  }
+
+  /** A chunk of `exposition()` whose bytes the socket has taken: the next scrape writes into it. */
+  recycle(chunk: Uint8Array): void {
+    this.#chunks.give(chunk);
+  }
+
+  /** Chunks of /metrics allocated so far (tests: a steady scrape allocates none). */
+  get chunksAllocated(): number {
+    return this.#chunks.allocated;
   }
 
   /** The whole text at once, written by the same code as /metrics. */

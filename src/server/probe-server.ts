@@ -18,7 +18,11 @@ export interface ProbeView {
   readonly ready: boolean;
   status(): object;
   /** The /metrics body in chunks, each written before the next is made (src/metrics/exposition.ts). */
-  readonly metrics: { exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncIterable<string | Uint8Array> };
+  readonly metrics: {
+    exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncIterable<string | Uint8Array>;
+    /** Take back a chunk once its bytes are written (the next scrape reuses it); optional. */
+    recycle?(chunk: Uint8Array): void;
+  };
   readonly log: Logger;
   /** The half-width and burst gap of the verdict in status(): the page labels what it shows. */
   readonly statusWindow: { readonly windowMs: number; readonly burstMs: number };
@@ -153,8 +157,11 @@ async function sendMetrics(probe: ProbeView, req: http.IncomingMessage, res: htt
   const onClose = (): void => gone.abort();
   res.once('close', onClose);
   try {
-    for await (const chunk of probe.metrics.exposition(format, gone.signal)) {
-      if (!res.write(chunk)) await drained(res);
+    const { metrics } = probe;
+    for await (const chunk of metrics.exposition(format, gone.signal)) {
+      // A Buffer chunk goes back to the renderer once the socket has taken it, never before.
+      const taken = typeof chunk === 'string' || metrics.recycle === undefined ? res.write(chunk) : res.write(chunk, (err) => err == null && metrics.recycle?.(chunk));
+      if (!taken) await drained(res);
       if (res.destroyed) return;
     }
     res.end();
