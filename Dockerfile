@@ -37,5 +37,8 @@ COPY package.json ./
 # Non-root, numeric so Kubernetes runAsNonRoot can verify it.
 USER 10001:10001
 EXPOSE 9464 8080 9000
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli.js"]
+# A young generation of up to 32 MiB per semi-space: with thousands of legs, the objects each
+# heartbeat leaves in ws live about a second, and with Node's default (16 MiB) they are promoted and
+# paid for in full collections that stall every leg (BENCHMARKS.md). A small probe never grows it.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=32", "/app/dist/cli.js"]
 CMD ["run", "--config", "/etc/t3-probe/probe.yaml"]
