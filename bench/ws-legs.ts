@@ -86,6 +86,97 @@ class Recorder {
   }
 }
 
+/** The goal (issue 12 §1): no heartbeat leaves more than this late at p99, i.e. at most 1 % of them do. */
+const LATE_MS = 10;
+
+/** A burst of host kernel work (bench/kernel-bursts.ts), wall-clock ms since the epoch. */
+interface KernelBurst {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly cpuMs: number;
+}
+
+/** How long after a kernel burst the heartbeat slots were still catching up (30-150 ms measured). */
+const BURST_TAIL_MS = 150;
+
+/**
+ * Heartbeats sent, and those sent more than LATE_MS late, per 50 ms of wall-clock time, so those
+ * sent during or just after a host kernel burst can be told from the rest afterwards. Fixed
+ * arrays: nothing is allocated per heartbeat.
+ */
+class LatenessTimeline {
+  static readonly BUCKET_MS = 50;
+  readonly beats: Uint32Array;
+  readonly late: Uint32Array;
+  startMs = 0;
+
+  constructor(seconds: number) {
+    const buckets = Math.ceil(((seconds + 30) * 1000) / LatenessTimeline.BUCKET_MS);
+    this.beats = new Uint32Array(buckets);
+    this.late = new Uint32Array(buckets);
+  }
+
+  start(): void {
+    this.startMs = performance.timeOrigin + performance.now();
+    this.beats.fill(0);
+    this.late.fill(0);
+  }
+
+  record(epochMs: number, latenessMs: number): void {
+    const i = Math.floor((epochMs - this.startMs) / LatenessTimeline.BUCKET_MS);
+    if (i < 0 || i >= this.beats.length) return;
+    this.beats[i] = (this.beats[i] ?? 0) + 1;
+    if (latenessMs > LATE_MS) this.late[i] = (this.late[i] ?? 0) + 1;
+  }
+}
+
+/** A timeline's counts as plain arrays (the bare client's comes from its child process as JSON). */
+interface TimelineCounts {
+  readonly startMs: number;
+  readonly beats: readonly number[];
+  readonly late: readonly number[];
+}
+
+function countsOf(timeline: LatenessTimeline): TimelineCounts {
+  return { startMs: timeline.startMs, beats: [...timeline.beats], late: [...timeline.late] };
+}
+
+/** The share of heartbeats sent more than LATE_MS late: all of them, and those sent away from any kernel burst. */
+function lateShares(counts: TimelineCounts, bursts: readonly KernelBurst[]): string {
+  const bucketMs = LatenessTimeline.BUCKET_MS;
+  let beats = 0;
+  let late = 0;
+  let beatsAway = 0;
+  let lateAway = 0;
+  let bucketsUsed = 0;
+  let bucketsNear = 0;
+  let burstsIn = 0;
+  let burstCpuMs = 0;
+  const endMs = counts.startMs + counts.beats.length * bucketMs;
+  for (const burst of bursts) {
+    if (burst.endMs < counts.startMs || burst.startMs > endMs) continue;
+    burstsIn++;
+    burstCpuMs += burst.cpuMs;
+  }
+  for (let i = 0; i < counts.beats.length; i++) {
+    const n = counts.beats[i] ?? 0;
+    if (n === 0) continue;
+    const from = counts.startMs + i * bucketMs;
+    const near = bursts.some((b) => from + bucketMs >= b.startMs - 20 && from <= b.endMs + BURST_TAIL_MS);
+    beats += n;
+    late += counts.late[i] ?? 0;
+    bucketsUsed++;
+    if (near) bucketsNear++;
+    else {
+      beatsAway += n;
+      lateAway += counts.late[i] ?? 0;
+    }
+  }
+  const pct = (a: number, b: number): string => (b === 0 ? 'n/a' : `${((100 * a) / b).toFixed(2)} %`);
+  const away = bursts.length === 0 ? 'no host kernel bursts seen' : `${pct(lateAway, beatsAway)} away from host kernel bursts (${burstsIn} kdamond bursts, ${(burstCpuMs / 1000).toFixed(1)} s of its CPU; ${pct(bucketsNear, bucketsUsed)} of the time near one)`;
+  return `more than ${LATE_MS} ms late: ${pct(late, beats)} of heartbeats, ${away}`;
+}
+
 /** Time this process spent in garbage collection (pauses), in ms, from the 'gc' performance entries. */
 let gcMs = 0;
 new PerformanceObserver((list) => {
@@ -101,10 +192,16 @@ const sendLateness = new Recorder();
 let recordSendLateness = false;
 const lastBeatAt = new WeakMap<HeartbeatTracker, number>();
 const beat = Object.getOwnPropertyDescriptor(HeartbeatTracker.prototype, 'beat')?.value as (this: HeartbeatTracker) => void;
+/** Where the send lateness also goes, per 50 ms (the part being measured). */
+let activeTimeline: LatenessTimeline | undefined;
 HeartbeatTracker.prototype.beat = function beatTimed(this: HeartbeatTracker): void {
   const now = performance.now();
   const last = lastBeatAt.get(this);
-  if (recordSendLateness && last !== undefined) sendLateness.record(Math.max(0, now - last - 1_000));
+  if (recordSendLateness && last !== undefined) {
+    const lateness = Math.max(0, now - last - 1_000);
+    sendLateness.record(lateness);
+    activeTimeline?.record(performance.timeOrigin + now, lateness);
+  }
   lastBeatAt.set(this, now);
   beat.call(this);
 };
@@ -173,6 +270,28 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
+/** bench/kernel-bursts.ts in a child process: the host kernel bursts it has seen so far, and stop(). */
+async function startKernelBurstSampler(): Promise<{ readonly bursts: KernelBurst[]; stop(): Promise<void> }> {
+  const bursts: KernelBurst[] = [];
+  const child = fork(path.join(import.meta.dirname, `kernel-bursts${path.extname(import.meta.filename)}`), { stdio: 'inherit' });
+  const exited = once(child, 'exit');
+  child.on('message', (m: KernelBurst | { threads: number }) => {
+    if ('startMs' in m) bursts.push(m);
+  });
+  await once(child, 'message');
+  let stopped: Promise<void> | undefined;
+  return {
+    bursts,
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        if (child.connected) child.send('stop');
+        await exited;
+      })();
+      return stopped;
+    },
+  };
+}
+
 async function startEchoChildren(count: number): Promise<{ children: ChildProcess[]; ports: number[] }> {
   const started = await Promise.all(Array.from({ length: count }, () => startEchoChild()));
   return { children: started.map((s) => s.child), ports: started.map((s) => s.port) };
@@ -231,6 +350,9 @@ interface LoadFigures {
   readonly rssGrowthMiB: number;
   readonly seriesPerLeg: number;
   readonly scrape: ScrapeFigures | undefined;
+  /** Send lateness per 50 ms, without scrapes (if that part ran) and in the measured part. */
+  readonly quietTimeline: TimelineCounts | undefined;
+  readonly timeline: TimelineCounts;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -289,6 +411,9 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   rtts.reset();
   sendLateness.reset();
   recordSendLateness = true;
+  const quietTimeline = new LatenessTimeline(QUIET_SECONDS);
+  quietTimeline.start();
+  activeTimeline = quietTimeline;
   const quietBeats0 = beats;
   const quietCpu0 = cpuMicros();
   const quietGc0 = gcMs;
@@ -296,6 +421,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   quietLoop.enable();
   if (QUIET_SECONDS > 0) await delay(QUIET_SECONDS * 1000);
   quietLoop.disable();
+  activeTimeline = undefined;
   const quietCpu = cpuMicros() - quietCpu0;
   if (QUIET_SECONDS > 0) {
     console.log(
@@ -316,6 +442,9 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   measuring = true;
   sendLateness.reset();
   recordSendLateness = true;
+  const scrapedTimeline = new LatenessTimeline(SECONDS);
+  scrapedTimeline.start();
+  activeTimeline = scrapedTimeline;
   const cpu0 = cpuMicros();
   const gc0 = gcMs;
   const started = performance.now();
@@ -355,6 +484,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   const cpu1 = cpuMicros();
   measuring = false;
   recordSendLateness = false;
+  activeTimeline = undefined;
   loop.disable();
   const measured = beats - beats0;
   gc();
@@ -377,6 +507,8 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
     drops: drops - drops0,
     rssGrowthMiB: (rssAfter - rssUp) / 1_048_576,
     seriesPerLeg,
+    quietTimeline: QUIET_SECONDS > 0 ? countsOf(quietTimeline) : undefined,
+    timeline: countsOf(scrapedTimeline),
     scrape: scraping
       ? {
           scrapes: scrapeWall.length,
@@ -405,8 +537,9 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
 /** The floor: bare ws clients, each echoing JSON {seq, t} once a second; memory per client measured as for the legs. */
 async function benchBareWs(
   ports: readonly number[],
-): Promise<{ cpuPerBeatUs: number; beats: number; rssPerLegKiB: number; heapPerLegKiB: number; p50RttMs: number; p99RttMs: number; loopDelayP99Ms: number; sendLatenessP99Ms: number }> {
+): Promise<{ cpuPerBeatUs: number; beats: number; rssPerLegKiB: number; heapPerLegKiB: number; p50RttMs: number; p99RttMs: number; loopDelayP99Ms: number; sendLatenessP99Ms: number; timeline: TimelineCounts }> {
   const late = new Recorder();
+  const timeline = new LatenessTimeline(QUIET_SECONDS > 0 ? QUIET_SECONDS : SECONDS);
   let recordLate = false;
   const clients: WebSocket[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -434,7 +567,10 @@ async function benchBareWs(
       timers.push(
         setInterval(() => {
           const now = performance.now();
-          if (recordLate && lastSent > 0) late.record(Math.max(0, now - lastSent - 1_000));
+          if (recordLate && lastSent > 0) {
+            late.record(Math.max(0, now - lastSent - 1_000));
+            timeline.record(performance.timeOrigin + now, Math.max(0, now - lastSent - 1_000));
+          }
           lastSent = now;
           ws.send(JSON.stringify({ seq: ++seq, t: now }));
         }, 1_000),
@@ -451,6 +587,7 @@ async function benchBareWs(
   const beats0 = beats;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  timeline.start();
   recordLate = true;
   const cpu0 = cpuMicros();
   await delay((QUIET_SECONDS > 0 ? QUIET_SECONDS : SECONDS) * 1000);
@@ -469,6 +606,7 @@ async function benchBareWs(
     p99RttMs: rtts.quantile(0.99),
     loopDelayP99Ms: loop.percentile(99) / 1e6,
     sendLatenessP99Ms: late.quantile(0.99),
+    timeline: countsOf(timeline),
   };
 }
 
@@ -545,6 +683,7 @@ if (values['bare-only'] !== undefined) {
 }
 
 const { children, ports } = await startEchoChildren(ECHO_PROCESSES);
+const kernel = await startKernelBurstSampler();
 const port = ports[0] ?? 0;
 try {
   const scrapeNote = SCRAPE_EVERY_S > 0 ? `, /metrics scraped every ${SCRAPE_EVERY_S} s (metrics.detail: ${DETAIL})` : '';
@@ -568,6 +707,9 @@ try {
       `GC ${load.gcMsPerS.toFixed(0)} ms/s, slowest leg ${load.slowestLegBeatsPerS.toFixed(3)} heartbeats/s, ${load.late} late, ${load.drops} drops, RSS ${load.rssGrowthMiB >= 0 ? '+' : ''}${load.rssGrowthMiB.toFixed(1)} MiB`,
   );
   console.log(`series per leg:       ${load.seriesPerLeg} (a ws leg, metrics.detail: ${DETAIL})`);
+  const lateLines: string[] = [];
+  if (load.quietTimeline !== undefined) lateLines.push(`without scrapes, ${lateShares(load.quietTimeline, kernel.bursts)}`);
+  lateLines.push(`${load.scrape !== undefined ? 'scraped part' : 'measured part'}, ${lateShares(load.timeline, kernel.bursts)}`);
   // --quick is the regression guard (issue 12 §5): the peers are for the full run.
   if (!QUICK && !values['skip-peers']) {
     const bare = await benchBareWsInChild(ports);
@@ -576,6 +718,7 @@ try {
         `RSS ${bare.rssPerLegKiB.toFixed(1)} KiB/client, heap ${bare.heapPerLegKiB.toFixed(1)} KiB/client, RTT p50 ${bare.p50RttMs.toFixed(2)} ms p99 ${bare.p99RttMs.toFixed(2)} ms, ` +
         `event-loop delay p99 ${bare.loopDelayP99Ms.toFixed(1)} ms, echoes left late by p99 ${bare.sendLatenessP99Ms.toFixed(1)} ms`,
     );
+    lateLines.push(`bare ws client, ${lateShares(bare.timeline, kernel.bursts)}`);
     console.log(
       `ratios t3/bare:       CPU per heartbeat ${(legs.cpuPerBeatUs / bare.cpuPerBeatUs).toFixed(2)}x, RSS ${(legs.rssPerLegKiB / bare.rssPerLegKiB).toFixed(2)}x, heap ${(legs.heapPerLegKiB / bare.heapPerLegKiB).toFixed(2)}x`,
     );
@@ -583,7 +726,10 @@ try {
     if (typeof peer === 'string') console.log(`blackbox_exporter:    skipped: ${peer}`);
     else console.log(`blackbox_exporter ${peer.version}: ${peer.cpuPerProbeUs.toFixed(0)} µs exporter CPU per plain-HTTP probe (${peer.probes} probes, concurrency 10)`);
   }
+  await kernel.stop();
+  for (const line of lateLines) console.log(`heartbeats sent:      ${line}`);
   console.log(loadLine());
 } finally {
+  kernel.stop().catch(() => undefined);
   for (const child of children) child.disconnect();
 }
