@@ -9,7 +9,6 @@ import { completeSince, downSpansOf, stallSpansOf } from './attribution/probe-hi
 import { readStateFile, writeStateFile } from './attribution/state-file.js';
 import { attribute, DEFAULT_BURST_MS, DEFAULT_WINDOW_MS, type ObservedSpan, type Verdict } from './attribution/verdict.js';
 import { createLeg } from './legs/create-leg.js';
-import { heartbeatSchedule } from './legs/heartbeat-schedule.js';
 import { StartRamp } from './legs/start-ramp.js';
 import { DohResolver } from './net/doh.js';
 import type { DropEvent, Leg, LegStatus } from './legs/leg.js';
@@ -104,8 +103,6 @@ export class Probe {
     this.#config = config;
     this.log = options.logger ?? silentLogger;
     this.metrics = new ProbeMetrics({ prefix: config.metrics.prefix, detail: config.metrics.detail, processMetrics: options.processMetrics ?? true });
-    // A scrape's render runs between heartbeat slots, never across one (issue 12 §1).
-    this.metrics.paceRendersBy(() => heartbeatSchedule.msUntilNextBeat());
     this.#drops = new Ring<DropEvent>(config.dropHistory);
     this.#stalls = new StallMonitor({ metrics: this.metrics, log: this.log });
     for (const legOptions of config.legs) this.#legs.set(legOptions.name, { leg: this.#createLeg(legOptions), options: legOptions });

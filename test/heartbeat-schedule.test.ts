@@ -78,18 +78,3 @@ test('a few legs wake the process once per leg and interval, not at every slot',
   // where a timer at every slot would have run 20 a turn.
   assert.ok(schedule.wakeups <= turns * 4 * 1.5 + 4, `${schedule.wakeups} wake-ups for ${turns} turns of 4 legs (${(intervalMs / SLOT_MS) * turns} slots passed)`);
 });
-
-test('msUntilNextBeat: when the next slot with a leg is due, Infinity with none', async () => {
-  const schedule = new HeartbeatSchedule();
-  assert.equal(schedule.msUntilNextBeat(), Infinity);
-  let beats = 0;
-  const place = schedule.add(200, { beat: () => beats++ });
-  const first = schedule.msUntilNextBeat();
-  assert.ok(first > 0 && first <= 200, `${first} ms`);
-  await waitFor('the first beat', () => beats === 1);
-  // The next one is a whole interval after the first (give or take the timer's ms grain).
-  const next = schedule.msUntilNextBeat();
-  assert.ok(next > 100 && next <= 200, `${next} ms`);
-  place.cancel();
-  assert.equal(schedule.msUntilNextBeat(), Infinity);
-});

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { CHUNK_BYTES } from '../src/metrics/chunk-writer.js';
-import { EXPOSITION_CONTENT_TYPES, LINES_PER_CHUNK, exposition, negotiateFormat } from '../src/metrics/exposition.js';
+import { EXPOSITION_CONTENT_TYPES, LINES_PER_CHUNK, negotiateFormat } from '../src/metrics/exposition.js';
 import { ProbeMetrics } from '../src/metrics/registry.js';
 import { startEchoServer } from '../src/echo/server.js';
 import { silentLogger } from '../src/log.js';
@@ -152,34 +152,6 @@ test('scrapes reuse the chunks of the ones before, and every body still arrives 
   held.resume();
   await once(held, 'end');
   assert.equal(Buffer.concat(rest).toString('utf8'), whole);
-});
-
-test('a render gives way to a heartbeat due within BEAT_MARGIN_MS, and otherwise runs on', async () => {
-  const metrics = new ProbeMetrics({ processMetrics: false, detail: 'full' });
-  for (let i = 0; i < 2_000; i++) metrics.forLeg(`leg${i}`).observeRtt(0.001 * i);
-  const whole = await metrics.render();
-  // A scripted clock: the next heartbeat is far off, except once, after the 5th chunk, when one is due in 1 ms.
-  let asked = 0;
-  let nearAt = -1;
-  const msUntilNextBeat = (): number => {
-    asked++;
-    if (asked === 5) {
-      nearAt = performance.now();
-      return 1;
-    }
-    return 1_000;
-  };
-  const arrivals: number[] = [];
-  let text = '';
-  for await (const chunk of exposition(metrics.legSeries, metrics.registry, 'prometheus', { msUntilNextBeat })) {
-    arrivals.push(performance.now());
-    text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-  }
-  assert.equal(text, whole);
-  assert.ok(asked > 5, `${asked} questions`);
-  // The chunk after the near answer waited out the heartbeat: at least 1 ms (a 2 ms timer; libuv may run it up to 1 ms early).
-  const after = arrivals.find((t) => t > nearAt) ?? Infinity;
-  assert.ok(after - nearAt >= 1, `the next chunk came ${(after - nearAt).toFixed(2)} ms after a heartbeat due in 1 ms`);
 });
 
 test('a real Prometheus scrapes the probe in OpenMetrics and reads every leg series', async (t) => {

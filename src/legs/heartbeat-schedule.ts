@@ -38,8 +38,6 @@ class IntervalWheel {
   #next: number;
   #members = 0;
   #timer: NodeJS.Timeout | undefined;
-  /** When the timer is due (performance.now() ms); Infinity without one. */
-  #dueAt = Infinity;
   /** Times the timer ran (tests: a few legs do not wake the process at every slot). */
   wakeups = 0;
 
@@ -77,25 +75,17 @@ class IntervalWheel {
   #arm(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#dueAt = Infinity;
     if (this.#members === 0) return;
     let next = this.#next;
     while ((this.#slots[next % this.#slots.length] as Set<Beating>).size === 0) next++;
-    this.#dueAt = this.#origin + next * this.#slotMs;
-    const waitMs = Math.max(0, this.#dueAt - performance.now());
+    const waitMs = Math.max(0, this.#origin + next * this.#slotMs - performance.now());
     this.#timer = setTimeout(() => this.#run(), waitMs);
     this.#timer.unref();
-  }
-
-  /** When the next slot with a leg is due (performance.now() ms); Infinity with no leg. */
-  get dueAt(): number {
-    return this.#dueAt;
   }
 
   /** Run every slot whose time has come; a timer that ran late catches up, each slot once. */
   #run(): void {
     this.#timer = undefined;
-    this.#dueAt = Infinity;
     this.wakeups++;
     // libuv times timers in whole ms, so one may fire up to a ms before its slot: that slot is due.
     const due = Math.floor((performance.now() + TIMER_GRAIN_MS - this.#origin) / this.#slotMs);
@@ -112,7 +102,6 @@ class IntervalWheel {
   #stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#dueAt = Infinity;
     this.onEmpty();
   }
 }
@@ -148,16 +137,6 @@ export class HeartbeatSchedule {
       this.#wheels.set(intervalMs, wheel);
     }
     return wheel.add(leg);
-  }
-
-  /**
-   * Milliseconds until the next heartbeat is due (negative: overdue, its timer has not run yet);
-   * Infinity with no leg. Long work (a /metrics render) gives way when this gets small.
-   */
-  msUntilNextBeat(): number {
-    let dueAt = Infinity;
-    for (const wheel of this.#wheels.values()) dueAt = Math.min(dueAt, wheel.dueAt);
-    return dueAt - performance.now();
   }
 
   /** Times the timers of the intervals now in use have run. */

@@ -33,22 +33,6 @@ export const LINES_PER_CHUNK = 1_000;
 export const WRITE_SLICE_MS = 5;
 
 /**
- * With a heartbeat due within this long, the writer stops and waits until just after it (a chunk
- * of 10,000 legs' series takes 0.3-1 ms to write): the render runs between heartbeat slots, not
- * across them.
- */
-export const BEAT_MARGIN_MS = 2;
-
-export interface ExpositionOptions {
-  /** Stops the render (the scraper went away). */
-  readonly signal?: AbortSignal | undefined;
-  /** Chunks to write the leg series into; the sender gives them back (chunk-pool.ts). */
-  readonly chunks?: ChunkPool | undefined;
-  /** Milliseconds until the next heartbeat is due (HeartbeatSchedule.msUntilNextBeat). */
-  readonly msUntilNextBeat?: (() => number) | undefined;
-}
-
-/**
  * The format the scraper prefers by its Accept header: OpenMetrics 1.0 when it ranks it at least
  * as high as the text format (Prometheus 2.x asks for it first by default), else the text format,
  * which is also the answer to no header or an unparseable one.
@@ -82,16 +66,25 @@ type Sample = MetricValue<string> & { readonly metricName?: string };
  * so timers due meanwhile run first. The writer yields only between series: a histogram series'
  * buckets, `_sum` and `_count` are read in one go, so they always agree.
  */
-export async function* exposition(legs: LegSeriesStore, registry: Registry, format: ExpositionFormat, options: ExpositionOptions = {}): AsyncGenerator<string | Buffer, void, undefined> {
-  const { signal, chunks } = options;
+export async function* exposition(
+  legs: LegSeriesStore,
+  registry: Registry,
+  format: ExpositionFormat,
+  signal?: AbortSignal,
+  chunks?: ChunkPool,
+): AsyncGenerator<string | Buffer, void, undefined> {
   const openMetrics = format === 'openmetrics';
-  const pacer = new RenderPacer(options.msUntilNextBeat, signal);
+  let sliceStart = performance.now();
   // The per-leg families: bytes from constant pieces around each leg's label (leg-series.ts),
   // about 64 KiB (some 1,000 lines) per chunk, from `chunks` when given (the sender gives them back).
   const writer = new ChunkWriter(undefined, chunks);
   for (const chunk of legs.write(openMetrics, writer)) {
     yield chunk;
-    await pacer.afterChunk();
+    if (performance.now() - sliceStart >= WRITE_SLICE_MS) {
+      await nextTurn();
+      sliceStart = performance.now();
+      signal?.throwIfAborted();
+    }
   }
   const rest = writer.take();
   if (rest.length > 0) yield rest;
@@ -116,7 +109,11 @@ export async function* exposition(legs: LegSeriesStore, registry: Registry, form
         written = 0;
         yield `${lines.join('\n')}\n`;
         lines = [];
-        await pacer.afterChunk();
+        if (performance.now() - sliceStart >= WRITE_SLICE_MS) {
+          await nextTurn();
+          sliceStart = performance.now();
+          signal?.throwIfAborted();
+        }
       }
     }
     // The text format separates families with a blank line, as prom-client does; OpenMetrics allows none.
@@ -207,28 +204,8 @@ export async function renderExposition(legs: LegSeriesStore, registry: Registry,
   return text;
 }
 
-/** When the writer lets the event loop run: after each slice, and before every heartbeat. */
-class RenderPacer {
-  #sliceStart = performance.now();
-
-  constructor(
-    readonly msUntilNextBeat: (() => number) | undefined,
-    readonly signal: AbortSignal | undefined,
-  ) {}
-
-  /**
-   * After each chunk: carry on; or, with a heartbeat due within BEAT_MARGIN_MS, wait until just
-   * after it (timers due in the same ms run in no set order, hence 1 ms more); or, once the slice
-   * is used up, give the loop one turn.
-   */
-  async afterChunk(): Promise<void> {
-    const untilBeat = this.msUntilNextBeat?.() ?? Infinity;
-    if (untilBeat <= BEAT_MARGIN_MS) await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.ceil(untilBeat)) + 1));
-    else if (performance.now() - this.#sliceStart >= WRITE_SLICE_MS) await new Promise((resolve) => setImmediate(resolve));
-    else return;
-    this.#sliceStart = performance.now();
-    this.signal?.throwIfAborted();
-  }
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function formatLabels(labels: Readonly<Record<string, string | number | undefined>>): string {

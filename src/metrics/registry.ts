@@ -261,14 +261,7 @@ export class ProbeMetrics {
    * A sender gives each Buffer chunk back with `recycle()` once its write has completed.
    */
   exposition(format: ExpositionFormat, signal?: AbortSignal): AsyncGenerator<string | Buffer, void, undefined> {
-    return exposition(this.legSeries, this.registry, format, { signal, chunks: this.#chunks, msUntilNextBeat: this.#msUntilNextBeat });
-  }
-
-  #msUntilNextBeat: (() => number) | undefined;
-
-  /** Renders give way to heartbeats: `msUntilNextBeat` says when the next one is due (the probe's schedule). */
-  paceRendersBy(msUntilNextBeat: () => number): void {
-    this.#msUntilNextBeat = msUntilNextBeat;
+    return exposition(this.legSeries, this.registry, format, signal, this.#chunks);
   }
 
   /** A chunk of `exposition()` whose bytes the socket has taken: the next scrape writes into it. */
