@@ -7,6 +7,7 @@
 // epoch, and its CPU) to the parent as it ends, until told to stop. Linux only; with no such
 // thread it reports nothing.
 import { readFileSync, readdirSync } from 'node:fs';
+import { runNanoseconds } from './proc-stats.js';
 
 const SAMPLE_MS = 2;
 /** CPU run in one sample interval that counts as the thread being busy. */
@@ -27,12 +28,10 @@ function kdamondPids(): number[] {
   return pids;
 }
 
+/** A thread that is gone has run no more. */
 function runNs(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'latin1').split(' ', 1)[0]);
-  } catch {
-    return 0;
-  }
+  const ns = runNanoseconds(pid);
+  return Number.isNaN(ns) ? 0 : ns;
 }
 
 const pids = kdamondPids();

@@ -13,6 +13,19 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * Nanoseconds a task has run on a CPU (the scheduler's own count, /proc/<pid>/schedstat): a
+ * process's main thread or a kernel thread by pid, or the calling thread with 'thread-self'. NaN
+ * when there is none (gone, or not Linux).
+ */
+export function runNanoseconds(task: number | 'thread-self'): number {
+  try {
+    return Number(readFileSync(`/proc/${task}/schedstat`, 'latin1').split(' ', 1)[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM, ...). */
 export function statusKiB(pid: number, field: string): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')

@@ -33,7 +33,7 @@ import WebSocket from 'ws';
 import { wsLegsConfig } from './ws-legs-config.js';
 import { Probe } from '../src/probe.js';
 import { HeartbeatTracker } from '../src/legs/ws-heartbeat.js';
-import { loadLine } from './proc-stats.js';
+import { loadLine, runNanoseconds } from './proc-stats.js';
 import { LegSeriesStore } from '../src/metrics/leg-series.js';
 
 /**
@@ -98,6 +98,8 @@ interface KernelBurst {
 
 /** How long after a kernel burst the heartbeat slots were still catching up (30-150 ms measured). */
 const BURST_TAIL_MS = 150;
+/** How early before a burst's first busy sample it may have begun (the sampler's 2 ms, and its own delays). */
+const BURST_LEAD_MS = 20;
 
 /**
  * Heartbeats sent, and those sent more than LATE_MS late, per 50 ms of wall-clock time, so those
@@ -162,7 +164,7 @@ function lateShares(counts: TimelineCounts, bursts: readonly KernelBurst[]): str
     const n = counts.beats[i] ?? 0;
     if (n === 0) continue;
     const from = counts.startMs + i * bucketMs;
-    const near = bursts.some((b) => from + bucketMs >= b.startMs - 20 && from <= b.endMs + BURST_TAIL_MS);
+    const near = bursts.some((b) => from + bucketMs >= b.startMs - BURST_LEAD_MS && from <= b.endMs + BURST_TAIL_MS);
     beats += n;
     late += counts.late[i] ?? 0;
     bucketsUsed++;
@@ -256,13 +258,9 @@ function memoryBreakdown(): string {
   return `rss ${mib(m.rss)} MiB, heap total ${mib(m.heapTotal)} used ${mib(m.heapUsed)}, external ${mib(m.external)}, array buffers ${mib(m.arrayBuffers)}`;
 }
 
-/** CPU time of the calling thread in µs, from the scheduler's ns count (Linux); NaN where there is none. */
+/** CPU time of the calling thread in µs (Linux); NaN where there is none. */
 function threadCpuMicros(): number {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ', 1)[0]) / 1000;
-  } catch {
-    return Number.NaN;
-  }
+  return runNanoseconds('thread-self') / 1000;
 }
 
 function cpuMicros(): number {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import { test, type TestContext } from 'node:test';
-import { CHUNK_BYTES } from '../src/metrics/chunk-writer.js';
+import { CHUNK_BYTES } from '../src/metrics/chunk-pool.js';
 import { EXPOSITION_CONTENT_TYPES, LINES_PER_CHUNK, negotiateFormat } from '../src/metrics/exposition.js';
 import { ProbeMetrics } from '../src/metrics/registry.js';
 import { startEchoServer } from '../src/echo/server.js';

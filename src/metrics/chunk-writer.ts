@@ -5,9 +5,7 @@
  * of 10,000 legs, and collecting them held up the heartbeats; here the only garbage is the text of
  * non-integer values.
  */
-import { CHUNK_BYTES, type ChunkPool } from './chunk-pool.js';
-
-export { CHUNK_BYTES };
+import { ChunkPool } from './chunk-pool.js';
 
 /** The longest a number can take as text (String() of a double, or a 16-digit integer). */
 export const MAX_NUMBER_BYTES = 24;
@@ -19,16 +17,15 @@ export class ChunkWriter {
   #buffer = NO_CHUNK;
   #offset = 0;
 
-  /** With a pool, chunks come from it (its size wins), and whoever sends them gives them back. */
-  constructor(
-    readonly chunkBytes = CHUNK_BYTES,
-    readonly pool?: ChunkPool,
-  ) {
-    if (pool !== undefined) this.chunkBytes = pool.chunkBytes;
-  }
+  /**
+   * Chunks come from `pool` (whoever sends them gives them back); without one, from a pool of the
+   * writer's own that keeps no spares.
+   */
+  constructor(readonly pool: ChunkPool = new ChunkPool(undefined, 0)) {}
 
+  /** A chunk for `bytes`: the pool's, unless a single write needs more than a chunk. */
   #newChunk(bytes: number): Buffer {
-    return this.pool !== undefined && bytes <= this.pool.chunkBytes ? this.pool.take() : Buffer.allocUnsafeSlow(bytes);
+    return bytes <= this.pool.chunkBytes ? this.pool.take() : Buffer.allocUnsafeSlow(bytes);
   }
 
   /**
@@ -38,7 +35,7 @@ export class ChunkWriter {
   reserve(bytes: number): Buffer | undefined {
     if (this.#offset + bytes <= this.#buffer.length) return undefined;
     const full = this.#buffer.subarray(0, this.#offset);
-    this.#buffer = this.#newChunk(Math.max(this.chunkBytes, bytes));
+    this.#buffer = this.#newChunk(bytes);
     this.#offset = 0;
     return full.length === 0 ? undefined : full;
   }

@@ -77,7 +77,7 @@ export async function* exposition(
   let sliceStart = performance.now();
   // The per-leg families: bytes from constant pieces around each leg's label (leg-series.ts),
   // about 64 KiB (some 1,000 lines) per chunk, from `chunks` when given (the sender gives them back).
-  const writer = new ChunkWriter(undefined, chunks);
+  const writer = new ChunkWriter(chunks);
   for (const chunk of legs.write(openMetrics, writer)) {
     yield chunk;
     if (performance.now() - sliceStart >= WRITE_SLICE_MS) {
