@@ -84,13 +84,13 @@ function observe(values: Float64Array, offset: number, bounds: Float64Array, val
 /** One leg's series: its escaped label and its values. Also the LegMetrics the leg writes to. */
 export class LegSeries implements LegMetrics {
   readonly values: Float64Array;
-  /** The label's length in UTF-8. */
-  readonly labelBytes: number;
+  /** `leg="..."`, escaped once, as UTF-8: copied into every line of the leg's text. */
+  readonly label: Buffer;
 
   constructor(
     readonly layout: LegLayout,
     /** `leg="..."`, escaped once. */
-    readonly label: string,
+    label: string,
     /** `,kind="ws",role="internal"` for leg_info, or undefined for a leg without one. */
     public info: string | undefined,
     /** Idle legs at the default detail export no RTT histogram. */
@@ -98,7 +98,7 @@ export class LegSeries implements LegMetrics {
     readonly observeProbeWidePhase: ((phase: ConnectPhase, seconds: number) => void) | undefined,
   ) {
     this.values = new Float64Array(layout.size);
-    this.labelBytes = Buffer.byteLength(label);
+    this.label = Buffer.from(label);
   }
 
   setConnected(up: boolean): void {
@@ -216,7 +216,7 @@ export class LegSeriesStore {
         const values = series.values;
         const label = series.label;
         const full = writer.reserve(
-          (header?.length ?? 0) + family.pieceBytes + lineCount * (series.labelBytes + MAX_NUMBER_BYTES + 1) + (key === 'info' ? Buffer.byteLength(series.info ?? '') : 0),
+          (header?.length ?? 0) + family.pieceBytes + lineCount * (label.length + MAX_NUMBER_BYTES + 1) + (key === 'info' ? Buffer.byteLength(series.info ?? '') : 0),
         );
         if (full !== undefined) yield full;
         if (header !== undefined) writer.bytes(header);
@@ -243,7 +243,7 @@ export class LegSeriesStore {
           }
           case 'info':
             writer.bytes(before[0] as Buffer);
-            writer.text(label);
+            writer.bytes(label);
             writer.text(series.info ?? '');
             writer.bytes(after[0] as Buffer);
             writer.bytes(ONE);
@@ -321,16 +321,16 @@ export class LegSeriesStore {
 }
 
 /** One sample line: the piece before the label, the label, the piece after it, the value. */
-function line(writer: ChunkWriter, before: readonly Buffer[], after: readonly Buffer[], piece: number, label: string, value: number): void {
+function line(writer: ChunkWriter, before: readonly Buffer[], after: readonly Buffer[], piece: number, label: Buffer, value: number): void {
   writer.bytes(before[piece] as Buffer);
-  writer.text(label);
+  writer.bytes(label);
   writer.bytes(after[piece] as Buffer);
   writer.number(value);
   writer.bytes(NEWLINE);
 }
 
 /** A histogram's lines for one leg: cumulative buckets, +Inf, sum, count, from pieces starting at `piece`. */
-function histogram(writer: ChunkWriter, family: FamilyText, label: string, values: Float64Array, offset: number, buckets: number, piece: number): void {
+function histogram(writer: ChunkWriter, family: FamilyText, label: Buffer, values: Float64Array, offset: number, buckets: number, piece: number): void {
   const { before, after } = family;
   let cumulative = 0;
   for (let i = 0; i < buckets; i++) {
