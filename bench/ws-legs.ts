@@ -45,15 +45,30 @@ import { LegSeriesStore } from '../src/metrics/leg-series.js';
 let renderCpuUs = 0;
 /** The same, on the main thread alone: the thread the render holds up (process CPU also counts GC and compiler threads working meanwhile). */
 let renderThreadCpuUs = 0;
+/** The wall time of the same steps, and the GC pauses that fell inside them (a pause counts as the render's CPU above). */
+let renderWallMs = 0;
+let renderGcMs = 0;
+/** The render's steps as [start, end) in performance.now() ms, preallocated: the bench allocates nothing per step. */
+const RENDER_STEPS_MAX = 400_000;
+const renderSteps = new Float64Array(RENDER_STEPS_MAX * 2);
+let renderStepCount = 0;
 const write = Object.getOwnPropertyDescriptor(LegSeriesStore.prototype, 'write')?.value as LegSeriesStore['write'];
 LegSeriesStore.prototype.write = function* writeTimed(this: LegSeriesStore, ...args: Parameters<LegSeriesStore['write']>): ReturnType<LegSeriesStore['write']> {
   const steps = write.apply(this, args);
   for (;;) {
     const t0 = threadCpuMicros();
     const c0 = cpuMicros();
+    const w0 = performance.now();
     const step = steps.next();
+    const w1 = performance.now();
     renderCpuUs += cpuMicros() - c0;
     renderThreadCpuUs += threadCpuMicros() - t0;
+    renderWallMs += w1 - w0;
+    if (renderStepCount < RENDER_STEPS_MAX) {
+      renderSteps[2 * renderStepCount] = w0;
+      renderSteps[2 * renderStepCount + 1] = w1;
+      renderStepCount++;
+    }
     if (step.done === true) return;
     yield step.value;
   }
@@ -182,8 +197,23 @@ function lateShares(counts: TimelineCounts, bursts: readonly KernelBurst[]): str
 /** Time this process spent in garbage collection (pauses), in ms, from the 'gc' performance entries. */
 let gcMs = 0;
 new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) gcMs += entry.duration;
+  for (const entry of list.getEntries()) {
+    gcMs += entry.duration;
+    renderGcMs += overlapWithRenderSteps(entry.startTime, entry.startTime + entry.duration);
+  }
 }).observe({ entryTypes: ['gc'] });
+
+/** How much of [from, to) fell inside a render step (the steps are in time order; a pause is short, so only the last few are looked at). */
+function overlapWithRenderSteps(from: number, to: number): number {
+  let overlap = 0;
+  for (let i = renderStepCount - 1; i >= 0; i--) {
+    const start = renderSteps[2 * i] as number;
+    const end = renderSteps[2 * i + 1] as number;
+    if (end <= from) break;
+    overlap += Math.max(0, Math.min(end, to) - Math.max(start, from));
+  }
+  return overlap;
+}
 
 /**
  * How late each heartbeat leaves: the tracker's beat() is wrapped to note the gap since the same
@@ -328,6 +358,9 @@ interface ScrapeFigures {
   /** CPU of writing the leg series, per scrape (timed step by step): the process's, and the main thread's alone. */
   readonly renderCpuMsPerScrape: number;
   readonly renderThreadCpuMsPerScrape: number;
+  /** The same steps' wall time, and the GC pauses inside them, per scrape. */
+  readonly renderWallMsPerScrape: number;
+  readonly renderGcMsPerScrape: number;
   /** The probe's CPU over the scraped part less its CPU rate without scrapes, per scrape (the scraper is another process). */
   readonly cpuMsPerScrape: number;
 }
@@ -460,6 +493,9 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
     }
     renderCpuUs = 0;
     renderThreadCpuUs = 0;
+    renderWallMs = 0;
+    renderGcMs = 0;
+    renderStepCount = 0;
     const windowCpu0 = cpuMicros();
     const windowT0 = performance.now();
     const scraper = fork(path.join(import.meta.dirname, `scraper${path.extname(import.meta.filename)}`), [`${probe.url ?? ''}/metrics`, String(SCRAPE_EVERY_S)], { stdio: 'inherit' });
@@ -516,6 +552,8 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
           cpuMsPerScrape: scrapeCpuUs / 1000 / Math.max(1, scrapeWall.length),
           renderCpuMsPerScrape: renderCpuUs / 1000 / Math.max(1, scrapeWall.length),
           renderThreadCpuMsPerScrape: renderThreadCpuUs / 1000 / Math.max(1, scrapeWall.length),
+          renderWallMsPerScrape: renderWallMs / Math.max(1, scrapeWall.length),
+          renderGcMsPerScrape: renderGcMs / Math.max(1, scrapeWall.length),
         }
       : undefined,
   };
@@ -697,7 +735,7 @@ try {
     const s = load.scrape;
     console.log(
       `scrapes:              ${s.scrapes} of ${(s.bytes / 1_048_576).toFixed(2)} MiB, wall p50 ${s.wallMsP50.toFixed(0)} ms max ${s.wallMsMax.toFixed(0)} ms, ` +
-        `CPU ${s.renderCpuMsPerScrape.toFixed(0)} ms per scrape writing the leg series (timed; main thread ${s.renderThreadCpuMsPerScrape.toFixed(0)} ms), ${s.cpuMsPerScrape.toFixed(0)} ms beyond the heartbeats' own rate (noisy)`,
+        `CPU ${s.renderCpuMsPerScrape.toFixed(0)} ms per scrape writing the leg series (timed; main thread ${s.renderThreadCpuMsPerScrape.toFixed(0)} ms; wall ${s.renderWallMsPerScrape.toFixed(0)} ms, of it GC pauses ${s.renderGcMsPerScrape.toFixed(0)} ms), ${s.cpuMsPerScrape.toFixed(0)} ms beyond the heartbeats' own rate (noisy)`,
     );
   }
   console.log(

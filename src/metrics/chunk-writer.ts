@@ -85,7 +85,11 @@ export class ChunkWriter {
       } while (rest > 0);
       return;
     }
-    this.text(Number.isNaN(value) ? 'NaN' : value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(value));
+    // JSON.stringify gives a finite number the same text as String() (both are the language's
+    // Number::toString), but String() also keeps the result in V8's number-to-string cache, so
+    // the text of every sum and timestamp lived on and was promoted to the old generation: about
+    // 1.3 MB a scrape at 10,000 legs, enough to start a full collection at every scrape.
+    this.text(Number.isNaN(value) ? 'NaN' : value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : JSON.stringify(value));
   }
 
   /** The bytes written since the last full chunk (possibly none); the next reserve() starts a new chunk. */

@@ -221,5 +221,6 @@ function formatValue(value: number): string {
   if (Number.isNaN(value)) return 'NaN';
   if (value === Infinity) return '+Inf';
   if (value === -Infinity) return '-Inf';
-  return String(value);
+  // String()'s text, without keeping it in V8's number-to-string cache (see ChunkWriter.number).
+  return JSON.stringify(value);
 }

@@ -91,8 +91,8 @@ export class LegSeries implements LegMetrics {
     readonly layout: LegLayout,
     /** `leg="..."`, escaped once. */
     label: string,
-    /** `,kind="ws",role="internal"` for leg_info, or undefined for a leg without one. */
-    public info: string | undefined,
+    /** `,kind="ws",role="internal"` for leg_info, as UTF-8, or undefined for a leg without one. */
+    public info: Buffer | undefined,
     /** Idle legs at the default detail export no RTT histogram. */
     readonly hasRtt: boolean,
     readonly observeProbeWidePhase: ((phase: ConnectPhase, seconds: number) => void) | undefined,
@@ -169,7 +169,7 @@ export class LegSeriesStore {
 
   /** The series of `leg`, created at zero (every counter series increase() needs exists from the start). */
   bind(leg: string, info: { kind: string; role: string } | undefined, hasRtt: boolean): LegSeries {
-    const infoText = info === undefined ? undefined : `,kind="${escapeLabelValue(info.kind)}",role="${escapeLabelValue(info.role)}"`;
+    const infoText = info === undefined ? undefined : Buffer.from(`,kind="${escapeLabelValue(info.kind)}",role="${escapeLabelValue(info.role)}"`);
     const existing = this.#legs.get(leg);
     if (existing !== undefined) {
       if (infoText !== undefined) existing.info = infoText;
@@ -216,7 +216,7 @@ export class LegSeriesStore {
         const values = series.values;
         const label = series.label;
         const full = writer.reserve(
-          (header?.length ?? 0) + family.pieceBytes + lineCount * (label.length + MAX_NUMBER_BYTES + 1) + (key === 'info' ? Buffer.byteLength(series.info ?? '') : 0),
+          (header?.length ?? 0) + family.pieceBytes + lineCount * (label.length + MAX_NUMBER_BYTES + 1) + (key === 'info' ? (series.info?.length ?? 0) : 0),
         );
         if (full !== undefined) yield full;
         if (header !== undefined) writer.bytes(header);
@@ -244,7 +244,7 @@ export class LegSeriesStore {
           case 'info':
             writer.bytes(before[0] as Buffer);
             writer.bytes(label);
-            writer.text(series.info ?? '');
+            if (series.info !== undefined) writer.bytes(series.info);
             writer.bytes(after[0] as Buffer);
             writer.bytes(ONE);
             break;
