@@ -523,6 +523,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   const measured = beats - beats0;
   gc();
   const rssAfter = process.memoryUsage().rss;
+  console.log(`memory afterwards:     ${memoryBreakdown()}; /metrics chunks allocated since start ${probe.metrics.chunksAllocated}`);
   const body = await probe.metrics.render();
   const seriesPerLeg = body.split('\n').filter((line) => !line.startsWith('#') && /[{,]leg="leg0"[,}]/.test(line)).length;
   await probe.close();

@@ -26,7 +26,7 @@ test('the Dockerfile is multi-stage on a Node LTS slim image, non-root, with tin
   assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-trixie-slim$/m);
   assert.match(dockerfile, /npm ci --omit=dev/);
   assert.match(dockerfile, /^USER 10001:10001$/m, 'numeric non-root user');
-  assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "--max-semi-space-size=32", "\/app\/dist\/cli\.js"\]$/m);
+  assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "--max-semi-space-size=32", "--heap-growing-percent=30", "\/app\/dist\/cli\.js"\]$/m);
   assert.match(dockerfile, /^EXPOSE 9464 8080 9000$/m);
 });
 

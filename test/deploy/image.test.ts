@@ -160,7 +160,7 @@ test('a probe container holds legs to an echo container, runs as 10001 under tin
     const [node, ...others] = await childPids(init);
     assert.ok(node !== undefined && others.length === 0, `${name}: tini has exactly one child`);
     // node runs with the young generation many legs need (Dockerfile, README "Many legs").
-    assert.match((await readFile(`/proc/${node}/cmdline`, 'utf8')).split('\0').join(' '), /^node --max-semi-space-size=32 \/app\/dist\/cli\.js /);
+    assert.match((await readFile(`/proc/${node}/cmdline`, 'utf8')).split('\0').join(' '), /^node --max-semi-space-size=32 --heap-growing-percent=30 \/app\/dist\/cli\.js /);
     for (const pid of [init, node]) assert.match(await procStatus(pid, 'Uid'), /^10001\s+10001\s+10001\s+10001$/, `${name}: pid ${pid} uid`);
     t.diagnostic(`${name.slice(prefix.length + 1)} node RSS: ${await procStatus(node, 'VmRSS')}`);
   }
