@@ -33,7 +33,7 @@ import WebSocket from 'ws';
 import { wsLegsConfig } from './ws-legs-config.js';
 import { Probe } from '../src/probe.js';
 import { HeartbeatTracker } from '../src/legs/ws-heartbeat.js';
-import { loadLine, runNanoseconds } from './proc-stats.js';
+import { loadLine } from './proc-stats.js';
 import { LegSeriesStore } from '../src/metrics/leg-series.js';
 
 /**
@@ -43,9 +43,12 @@ import { LegSeriesStore } from '../src/metrics/leg-series.js';
  * larger than a scrape).
  */
 let renderCpuUs = 0;
-/** The same, on the main thread alone: the thread the render holds up (process CPU also counts GC and compiler threads working meanwhile). */
-let renderThreadCpuUs = 0;
-/** The wall time of the same steps, and the GC pauses that fell inside them (a pause counts as the render's CPU above). */
+/**
+ * The wall time of the same steps, and the GC pauses that fell inside them (a pause counts as the
+ * render's CPU above). The wall time bounds the main thread's share: its own clock in
+ * /proc/thread-self/schedstat only moves at scheduler ticks, and over steps this short it read
+ * up to twice the wall time (a tick inside a step bills it the whole tick).
+ */
 let renderWallMs = 0;
 let renderGcMs = 0;
 /** The render's steps as [start, end) in performance.now() ms, preallocated: the bench allocates nothing per step. */
@@ -56,13 +59,11 @@ const write = Object.getOwnPropertyDescriptor(LegSeriesStore.prototype, 'write')
 LegSeriesStore.prototype.write = function* writeTimed(this: LegSeriesStore, ...args: Parameters<LegSeriesStore['write']>): ReturnType<LegSeriesStore['write']> {
   const steps = write.apply(this, args);
   for (;;) {
-    const t0 = threadCpuMicros();
     const c0 = cpuMicros();
     const w0 = performance.now();
     const step = steps.next();
     const w1 = performance.now();
     renderCpuUs += cpuMicros() - c0;
-    renderThreadCpuUs += threadCpuMicros() - t0;
     renderWallMs += w1 - w0;
     if (renderStepCount < RENDER_STEPS_MAX) {
       renderSteps[2 * renderStepCount] = w0;
@@ -282,15 +283,20 @@ async function settleAfterForcedGc(): Promise<void> {
 }
 
 /** process.memoryUsage() in MiB, to see where RSS beyond the heap sits. */
+/** The highest of `samples` in each whole minute, less `base`, in MiB. */
+function rssByMinute(samples: readonly { atS: number; rss: number }[], base: number): number[] {
+  const minutes: number[] = [];
+  for (const { atS, rss } of samples) {
+    const minute = Math.floor(atS / 60);
+    minutes[minute] = Math.max(minutes[minute] ?? -Infinity, (rss - base) / 1_048_576);
+  }
+  return minutes.filter((m) => Number.isFinite(m));
+}
+
 function memoryBreakdown(): string {
   const m = process.memoryUsage();
   const mib = (n: number): string => (n / 1_048_576).toFixed(0);
   return `rss ${mib(m.rss)} MiB, heap total ${mib(m.heapTotal)} used ${mib(m.heapUsed)}, external ${mib(m.external)}, array buffers ${mib(m.arrayBuffers)}`;
-}
-
-/** CPU time of the calling thread in µs (Linux); NaN where there is none. */
-function threadCpuMicros(): number {
-  return runNanoseconds('thread-self') / 1000;
 }
 
 function cpuMicros(): number {
@@ -357,7 +363,6 @@ interface ScrapeFigures {
   readonly wallMsMax: number;
   /** CPU of writing the leg series, per scrape (timed step by step): the process's, and the main thread's alone. */
   readonly renderCpuMsPerScrape: number;
-  readonly renderThreadCpuMsPerScrape: number;
   /** The same steps' wall time, and the GC pauses inside them, per scrape. */
   readonly renderWallMsPerScrape: number;
   readonly renderGcMsPerScrape: number;
@@ -379,6 +384,8 @@ interface LoadFigures {
   readonly late: number;
   readonly drops: number;
   readonly rssGrowthMiB: number;
+  /** The highest RSS in each minute of the scraped part, less RSS at the start of the measured part (MiB). */
+  readonly rssByMinuteMiB: readonly number[];
   readonly seriesPerLeg: number;
   readonly scrape: ScrapeFigures | undefined;
   /** Send lateness per 50 ms, without scrapes (if that part ran) and in the measured part. */
@@ -454,10 +461,12 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   quietLoop.disable();
   activeTimeline = undefined;
   const quietCpu = cpuMicros() - quietCpu0;
+  const rssAfterQuiet = process.memoryUsage.rss();
   if (QUIET_SECONDS > 0) {
     console.log(
       `without scrapes:      event-loop delay p99 ${(quietLoop.percentile(99) / 1e6).toFixed(1)} ms max ${(quietLoop.max / 1e6).toFixed(1)} ms, ` +
-        `heartbeats left late by p99 ${sendLateness.quantile(0.99).toFixed(1)} ms max ${sendLateness.max.toFixed(1)} ms, GC ${((gcMs - quietGc0) / QUIET_SECONDS).toFixed(0)} ms/s`,
+        `heartbeats left late by p99 ${sendLateness.quantile(0.99).toFixed(1)} ms max ${sendLateness.max.toFixed(1)} ms, GC ${((gcMs - quietGc0) / QUIET_SECONDS).toFixed(0)} ms/s, ` +
+        `RSS at its end ${rssAfterQuiet >= rssUp ? '+' : ''}${((rssAfterQuiet - rssUp) / 1_048_576).toFixed(1)} MiB`,
     );
   }
   const quietBeats = beats - quietBeats0;
@@ -480,6 +489,8 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
   const gc0 = gcMs;
   const started = performance.now();
   const scrapeWall: number[] = [];
+  /** RSS as each scrape ended: whether memory climbs with scraping or settles at a level. */
+  const rssAtScrape: { atS: number; rss: number }[] = [];
   let scrapeCpuUs = 0;
   let scrapeBytes = 0;
   if (scraping) {
@@ -492,7 +503,6 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
       idleCpuUsPerMs = (cpuMicros() - idleCpu0) / (performance.now() - idleT0);
     }
     renderCpuUs = 0;
-    renderThreadCpuUs = 0;
     renderWallMs = 0;
     renderGcMs = 0;
     renderStepCount = 0;
@@ -502,6 +512,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
     deprioritise(scraper);
     scraper.on('message', (m: { wallMs: number; bytes: number }) => {
       scrapeWall.push(m.wallMs);
+      rssAtScrape.push({ atS: (performance.now() - started) / 1000, rss: process.memoryUsage.rss() });
       scrapeBytes = m.bytes;
     });
     await delay(SECONDS * 1000 - (performance.now() - started));
@@ -541,6 +552,7 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
     late: late - late0,
     drops: drops - drops0,
     rssGrowthMiB: (rssAfter - rssUp) / 1_048_576,
+    rssByMinuteMiB: rssByMinute(rssAtScrape, rssUp),
     seriesPerLeg,
     quietTimeline: QUIET_SECONDS > 0 ? countsOf(quietTimeline) : undefined,
     timeline: countsOf(scrapedTimeline),
@@ -552,7 +564,6 @@ async function benchProbeLegs(ports: readonly number[]): Promise<{ cpuPerBeatUs:
           wallMsMax: scrapeWall.at(-1) ?? 0,
           cpuMsPerScrape: scrapeCpuUs / 1000 / Math.max(1, scrapeWall.length),
           renderCpuMsPerScrape: renderCpuUs / 1000 / Math.max(1, scrapeWall.length),
-          renderThreadCpuMsPerScrape: renderThreadCpuUs / 1000 / Math.max(1, scrapeWall.length),
           renderWallMsPerScrape: renderWallMs / Math.max(1, scrapeWall.length),
           renderGcMsPerScrape: renderGcMs / Math.max(1, scrapeWall.length),
         }
@@ -726,6 +737,7 @@ try {
   const scrapeNote = SCRAPE_EVERY_S > 0 ? `, /metrics scraped every ${SCRAPE_EVERY_S} s (metrics.detail: ${DETAIL})` : '';
   console.log(`# t3-probe ws-legs benchmark: ${LEGS} legs, 1 s heartbeat, echo in ${ECHO_PROCESSES} child process(es), ${QUIET_SECONDS > 0 ? `${QUIET_SECONDS} s without scrapes, then ` : ''}${SECONDS} s measured after ${WARMUP_S} s warm-up${scrapeNote}`);
   console.log(`# node ${process.version}${process.execArgv.length > 0 ? ` (${process.execArgv.join(' ')})` : ''}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log('# event-loop delay is monitorEventLoopDelay at a 10 ms resolution; Node counts the interval in each sample, so an idle loop reads 10-11 ms');
   const legs = await benchProbeLegs(ports);
   console.log(
     `t3-probe ws legs:     ${legs.cpuPerBeatUs.toFixed(1)} µs client CPU per heartbeat (${legs.beats} heartbeats${QUIET_SECONDS > 0 ? ', no scrapes' : ', scrapes included'}), ` +
@@ -736,13 +748,14 @@ try {
     const s = load.scrape;
     console.log(
       `scrapes:              ${s.scrapes} of ${(s.bytes / 1_048_576).toFixed(2)} MiB, wall p50 ${s.wallMsP50.toFixed(0)} ms max ${s.wallMsMax.toFixed(0)} ms, ` +
-        `CPU ${s.renderCpuMsPerScrape.toFixed(0)} ms per scrape writing the leg series (timed; main thread ${s.renderThreadCpuMsPerScrape.toFixed(0)} ms; wall ${s.renderWallMsPerScrape.toFixed(0)} ms, of it GC pauses ${s.renderGcMsPerScrape.toFixed(0)} ms), ${s.cpuMsPerScrape.toFixed(0)} ms beyond the heartbeats' own rate (noisy)`,
+        `CPU ${s.renderCpuMsPerScrape.toFixed(0)} ms per scrape writing the leg series (timed; wall ${s.renderWallMsPerScrape.toFixed(0)} ms, of it GC pauses ${s.renderGcMsPerScrape.toFixed(0)} ms), ${s.cpuMsPerScrape.toFixed(0)} ms beyond the heartbeats' own rate (noisy)`,
     );
   }
   console.log(
     `during the run:       event-loop delay p99 ${load.loopDelayP99Ms.toFixed(1)} ms max ${load.loopDelayMaxMs.toFixed(1)} ms, heartbeats left late by p99 ${load.sendLatenessP99Ms.toFixed(1)} ms max ${load.sendLatenessMaxMs.toFixed(1)} ms, answer gap beyond 1 s p99 ${load.heartbeatLatenessP99Ms.toFixed(1)} ms, ` +
       `GC ${load.gcMsPerS.toFixed(0)} ms/s, slowest leg ${load.slowestLegBeatsPerS.toFixed(3)} heartbeats/s, ${load.late} late, ${load.drops} drops, RSS ${load.rssGrowthMiB >= 0 ? '+' : ''}${load.rssGrowthMiB.toFixed(1)} MiB`,
   );
+  if (load.rssByMinuteMiB.length > 0) console.log(`RSS while scraped:    highest per minute, above the start: ${load.rssByMinuteMiB.map((m) => `${m >= 0 ? '+' : ''}${m.toFixed(1)}`).join(', ')} MiB`);
   console.log(`series per leg:       ${load.seriesPerLeg} (a ws leg, metrics.detail: ${DETAIL})`);
   const lateLines: string[] = [];
   if (load.quietTimeline !== undefined) lateLines.push(`without scrapes, ${lateShares(load.quietTimeline, kernel.bursts)}`);
