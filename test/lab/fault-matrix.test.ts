@@ -208,9 +208,11 @@ function faultMatrixDocument(rows: readonly string[]): string {
 
 async function startPrometheusInClient(lab: SegmentLab) {
   const dir = await (await import('node:fs/promises')).mkdtemp('/tmp/t3-matrix-prom-');
+  // Scraped every 250 ms, the probe's own heartbeat interval here: a reset heals in under a second,
+  // and the next case can start before a 1 s scrape has seen this one's drop.
   await writeFile(
     `${dir}/prometheus.yml`,
-    ['global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: t3-probe', '    static_configs:', '      - targets: ["127.0.0.1:9464"]'].join('\n'),
+    ['global:', '  scrape_interval: 250ms', 'scrape_configs:', '  - job_name: t3-probe', '    static_configs:', '      - targets: ["127.0.0.1:9464"]'].join('\n'),
   );
   const prom = lab.spawnInClient(PROMETHEUS_BIN, [
     `--config.file=${dir}/prometheus.yml`,
