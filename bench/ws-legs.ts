@@ -282,7 +282,6 @@ async function settleAfterForcedGc(): Promise<void> {
   await delay(2_000);
 }
 
-/** process.memoryUsage() in MiB, to see where RSS beyond the heap sits. */
 /** The highest of `samples` in each whole minute, less `base`, in MiB. */
 function rssByMinute(samples: readonly { atS: number; rss: number }[], base: number): number[] {
   const minutes: number[] = [];
@@ -293,6 +292,7 @@ function rssByMinute(samples: readonly { atS: number; rss: number }[], base: num
   return minutes.filter((m) => Number.isFinite(m));
 }
 
+/** process.memoryUsage() in MiB, to see where RSS beyond the heap sits. */
 function memoryBreakdown(): string {
   const m = process.memoryUsage();
   const mib = (n: number): string => (n / 1_048_576).toFixed(0);
@@ -361,7 +361,7 @@ interface ScrapeFigures {
   readonly bytes: number;
   readonly wallMsP50: number;
   readonly wallMsMax: number;
-  /** CPU of writing the leg series, per scrape (timed step by step): the process's, and the main thread's alone. */
+  /** The process's CPU while writing the leg series, per scrape (timed step by step). */
   readonly renderCpuMsPerScrape: number;
   /** The same steps' wall time, and the GC pauses inside them, per scrape. */
   readonly renderWallMsPerScrape: number;

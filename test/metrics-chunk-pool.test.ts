@@ -1,12 +1,10 @@
 /**
  * The pool of /metrics chunks (src/metrics/chunk-pool.ts): a chunk comes back only from the pool
- * that lent it, once, and the pool keeps a bounded number of spares. And the writer that fills
- * them (src/metrics/chunk-writer.ts) writes numbers as Prometheus reads them.
+ * that lent it, once, and the pool keeps a bounded number of spares.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ChunkPool } from '../src/metrics/chunk-pool.js';
-import { ChunkWriter, MAX_NUMBER_BYTES } from '../src/metrics/chunk-writer.js';
 
 test('a chunk given back is the next one taken, and nothing new is allocated for it', () => {
   const pool = new ChunkPool(1024, 4);
@@ -35,18 +33,4 @@ test('only chunks the pool lent come back, each once, and at most maxSpare are k
   assert.equal(new Set(taken.map((c) => c.buffer)).size, 4, 'no chunk is lent twice at once');
   for (const chunk of taken) pool.give(chunk);
   assert.equal(pool.spare, 2);
-});
-
-test('the writer writes every sample value as String() does, bytes and all', () => {
-  const values = [0, -0, 1, 9, 10, 2_147_483_647, 2_147_483_648, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 1e21, -1, -1.5, 0.1 + 0.2, 1e-7, 5e-324, 1.7976931348623157e308, 1_764_000_000.123, NaN, Infinity, -Infinity];
-  for (let i = 0; i < 1_000; i++) values.push(Math.random() * 10 ** ((i % 24) - 8));
-  const writer = new ChunkWriter(new ChunkPool(64 * 1024, 0));
-  let expected = '';
-  for (const value of values) {
-    writer.reserve(MAX_NUMBER_BYTES + 1);
-    writer.number(value);
-    writer.text(' ');
-    expected += `${Number.isNaN(value) ? 'NaN' : value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(value)} `;
-  }
-  assert.equal(writer.take().toString('latin1'), expected);
 });

@@ -10,6 +10,20 @@ import { ChunkPool } from './chunk-pool.js';
 /** The longest a number can take as text (String() of a double, or a 16-digit integer). */
 export const MAX_NUMBER_BYTES = 24;
 
+/**
+ * A sample value as text, as Prometheus reads it: NaN, +Inf, -Inf, else what String() gives.
+ * JSON.stringify gives a finite number the same text (both are the language's Number::toString),
+ * but String() also keeps the result in V8's number-to-string cache, so the text of every sum and
+ * timestamp lived on and was promoted to the old generation: about 1.3 MB a scrape at 10,000
+ * legs, enough to start a full collection at every scrape.
+ */
+export function sampleValueText(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return JSON.stringify(value);
+}
+
 /** Where a writer stands before its first reserve() and after take(): the next reserve() starts a chunk. */
 const NO_CHUNK: Buffer = Buffer.alloc(0);
 
@@ -85,11 +99,7 @@ export class ChunkWriter {
       } while (rest > 0);
       return;
     }
-    // JSON.stringify gives a finite number the same text as String() (both are the language's
-    // Number::toString), but String() also keeps the result in V8's number-to-string cache, so
-    // the text of every sum and timestamp lived on and was promoted to the old generation: about
-    // 1.3 MB a scrape at 10,000 legs, enough to start a full collection at every scrape.
-    this.text(Number.isNaN(value) ? 'NaN' : value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : JSON.stringify(value));
+    this.text(sampleValueText(value));
   }
 
   /** The bytes written since the last full chunk (possibly none); the next reserve() starts a new chunk. */

@@ -8,7 +8,7 @@
 import type { Metric, MetricValue, Registry } from 'prom-client';
 import { escapeHelp, escapeLabelValue, type LegSeriesStore } from './leg-series.js';
 import type { ChunkPool } from './chunk-pool.js';
-import { ChunkWriter } from './chunk-writer.js';
+import { ChunkWriter, sampleValueText } from './chunk-writer.js';
 
 export const EXPOSITION_FORMATS = ['prometheus', 'openmetrics'] as const;
 export type ExpositionFormat = (typeof EXPOSITION_FORMATS)[number];
@@ -130,7 +130,7 @@ interface SeriesText {
 }
 
 function* fromGet(values: readonly Sample[], counterSample: string | undefined, name: string): Generator<SeriesText> {
-  for (const sample of values) yield { text: `${counterSample ?? sample.metricName ?? name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`, lines: 1 };
+  for (const sample of values) yield { text: `${counterSample ?? sample.metricName ?? name}${formatLabels(sample.labels)} ${sampleValueText(sample.value)}`, lines: 1 };
 }
 
 /**
@@ -180,7 +180,7 @@ function* fromStore(stored: StoredMetric, openMetrics: boolean): Generator<Serie
   const counterSample = openMetrics && stored.type === 'counter' ? `${name.replace(/_total$/, '')}_total` : name;
   for (const entry of stored.entries) {
     if (upperBounds === undefined) {
-      yield { text: `${counterSample}${formatLabels(entry.labels)} ${formatValue(entry.value ?? 0)}`, lines: 1 };
+      yield { text: `${counterSample}${formatLabels(entry.labels)} ${sampleValueText(entry.value ?? 0)}`, lines: 1 };
       continue;
     }
     // A leg's buckets, _sum and _count are written together from one read, so they agree.
@@ -190,9 +190,9 @@ function* fromStore(stored: StoredMetric, openMetrics: boolean): Generator<Serie
     let cumulative = 0;
     for (const bound of upperBounds) {
       cumulative += entry.bucketValues?.[bound] ?? 0;
-      out.push(`${name}_bucket{le="${formatValue(bound)}"${rest} ${formatValue(cumulative)}`);
+      out.push(`${name}_bucket{le="${sampleValueText(bound)}"${rest} ${sampleValueText(cumulative)}`);
     }
-    out.push(`${name}_bucket{le="+Inf"${rest} ${formatValue(entry.count ?? 0)}`, `${name}_sum${own} ${formatValue(entry.sum ?? 0)}`, `${name}_count${own} ${formatValue(entry.count ?? 0)}`);
+    out.push(`${name}_bucket{le="+Inf"${rest} ${sampleValueText(entry.count ?? 0)}`, `${name}_sum${own} ${sampleValueText(entry.sum ?? 0)}`, `${name}_count${own} ${sampleValueText(entry.count ?? 0)}`);
     yield { text: out.join('\n'), lines: out.length };
   }
 }
@@ -215,12 +215,4 @@ function formatLabels(labels: Readonly<Record<string, string | number | undefine
     out += `${out === '' ? '{' : ','}${key}="${escapeLabelValue(String(value))}"`;
   }
   return out === '' ? '' : `${out}}`;
-}
-
-function formatValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  // String()'s text, without keeping it in V8's number-to-string cache (see ChunkWriter.number).
-  return JSON.stringify(value);
 }

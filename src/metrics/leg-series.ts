@@ -169,13 +169,13 @@ export class LegSeriesStore {
 
   /** The series of `leg`, created at zero (every counter series increase() needs exists from the start). */
   bind(leg: string, info: { kind: string; role: string } | undefined, hasRtt: boolean): LegSeries {
-    const infoText = info === undefined ? undefined : Buffer.from(`,kind="${escapeLabelValue(info.kind)}",role="${escapeLabelValue(info.role)}"`);
+    const infoBytes = info === undefined ? undefined : Buffer.from(`,kind="${escapeLabelValue(info.kind)}",role="${escapeLabelValue(info.role)}"`);
     const existing = this.#legs.get(leg);
     if (existing !== undefined) {
-      if (infoText !== undefined) existing.info = infoText;
+      if (infoBytes !== undefined) existing.info = infoBytes;
       return existing;
     }
-    const series = new LegSeries(this.#layout, `leg="${escapeLabelValue(leg)}"`, infoText, hasRtt || this.#layout.spec.detail === 'full', this.#observeProbeWidePhase);
+    const series = new LegSeries(this.#layout, `leg="${escapeLabelValue(leg)}"`, infoBytes, hasRtt || this.#layout.spec.detail === 'full', this.#observeProbeWidePhase);
     this.#legs.set(leg, series);
     return series;
   }
