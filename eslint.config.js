@@ -24,8 +24,9 @@ export default tseslint.config(
     },
   },
   {
-    // Plain Node scripts that run before anything is installed or built.
-    files: ['scripts/**/*.mjs'],
+    // Plain Node scripts: ones that run before anything is installed or built, and preloads the
+    // tests hand to the shipped CLI (dist/ is plain JS, with no tsx loader).
+    files: ['scripts/**/*.mjs', 'test/fixtures/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       parserOptions: { projectService: false, project: null },

@@ -7,7 +7,7 @@ import { ProbeError, isProbeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { durationArg, listenArg, logLevelArg, parseCommand, positiveIntArg, sizeArg } from './args.js';
 import { DEFAULT_ECHO_LISTEN, ECHO_TOKEN_ENV } from './defaults.js';
-import { onShutdownSignal } from './shutdown.js';
+import { listenForShutdown } from './shutdown.js';
 import { ECHO_USAGE } from './usage.js';
 
 export async function echoCommand(argv: readonly string[]): Promise<number> {
@@ -56,15 +56,20 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
     values['tls-cert'] !== undefined && values['tls-key'] !== undefined
       ? { certPem: await readFlagFile('--tls-cert', values['tls-cert']), keyPem: await readFlagFile('--tls-key', values['tls-key']) }
       : undefined;
+  // Before anything listens: SIGTERM right after the "listening" line must close gracefully.
+  const shutdown = listenForShutdown(logger);
   const server = await startEchoServer({
     listen,
     ...(tcpListen === undefined ? {} : { tcpListen }),
     ...(tls === undefined ? {} : { tls }),
     ...options,
+  }).catch((err: unknown) => {
+    shutdown.dispose();
+    throw err;
   });
   // Whether a token is set, never the token.
   logger.info({ url: server.url, tcp: server.tcpAddress, token: token !== undefined, allowedOrigins: options.allowedOrigins }, 'echo server listening');
-  await onShutdownSignal(() => server.close(), logger);
+  await shutdown.closeOnSignal(() => server.close());
   logger.info({ counters: server.counters }, 'echo server closed');
   return 0;
 }

@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { Probe } from '../probe.js';
 import { listenArg, logLevelArg, parseCommand } from './args.js';
 import { ConfigReloader } from './reload.js';
-import { onShutdownSignal } from './shutdown.js';
+import { listenForShutdown } from './shutdown.js';
 import { formatDurationMs } from '../util/duration.js';
 import { RUN_USAGE } from './usage.js';
 import { defaultControlIntervalMs } from '../config/leg-kinds.js';
@@ -51,7 +51,12 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     logger.warn({ key: placeholder.key, value: placeholder.value, reserved: placeholder.reserved }, 'documentation placeholder in the config: replace it with your own');
   }
   const probe = new Probe(config, { logger });
-  await probe.start();
+  // Before anything listens: SIGTERM right after the "listening" line must close gracefully.
+  const shutdown = listenForShutdown(logger);
+  await probe.start().catch((err: unknown) => {
+    shutdown.dispose();
+    throw err;
+  });
   const reloader = new ConfigReloader({
     path,
     load,
@@ -60,10 +65,10 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     log: logger,
   });
   reloader.start(startText);
-  await onShutdownSignal(() => {
+  await shutdown.closeOnSignal(() => {
     reloader.close();
     return probe.close();
-  }, logger);
+  });
   return 0;
 }
 

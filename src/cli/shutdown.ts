@@ -1,8 +1,14 @@
 /**
- * Run until SIGTERM/SIGINT, then close gracefully. A second signal exits 1 at once, because an
- * operator pressing Ctrl-C twice means it. A graceful close that is still running after
- * SHUTDOWN_TIMEOUT_MS exits 1 as well, with a log line: a far end that never answers a close
- * frame must not keep a process that was told to stop.
+ * Close gracefully on SIGTERM/SIGINT. The handlers go in before the command starts anything, so
+ * a supervisor that sends SIGTERM as soon as it reads the "listening" line always gets the
+ * graceful close and exit 0, never the default action (killed by the signal). A signal that
+ * comes while the command is still starting is kept, and the close runs as soon as there is
+ * something to close.
+ *
+ * A second signal exits 1 at once, because an operator pressing Ctrl-C twice means it. A
+ * graceful close that is still running SHUTDOWN_TIMEOUT_MS after the first signal exits 1 as
+ * well, with a log line: a far end that never answers a close frame must not keep a process
+ * that was told to stop.
  */
 import type { Logger } from '../log.js';
 import { formatDurationMs } from '../util/duration.js';
@@ -10,29 +16,52 @@ import { SHUTDOWN_TIMEOUT_MS } from './defaults.js';
 
 export type ShutdownLog = Pick<Logger, 'info' | 'error'>;
 
-export function onShutdownSignal(close: () => Promise<void>, log: ShutdownLog, timeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let closing = false;
-    const handler = (signal: NodeJS.Signals): void => {
-      if (closing) {
-        log.info(`${signal} again: exiting now`);
-        process.exit(1);
-      }
-      closing = true;
-      log.info(`${signal}: closing gracefully`);
-      // Ref'd on purpose: this timer is what guarantees the exit while the close hangs.
-      const bound = setTimeout(() => {
-        log.error({ signal, timeoutMs, timeout: formatDurationMs(timeoutMs) }, 'graceful close did not finish in time: exiting');
-        process.exit(1);
-      }, timeoutMs);
-      void close().finally(() => {
-        clearTimeout(bound);
-        process.removeListener('SIGINT', handler);
-        process.removeListener('SIGTERM', handler);
-        resolve();
-      });
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-  });
+export interface ShutdownSignals {
+  /**
+   * Resolves once a signal has come and `close` has finished. When the signal came before this
+   * call, `close` runs at once. Call it once.
+   */
+  closeOnSignal(close: () => Promise<void>): Promise<void>;
+  /** Stops listening and clears the bound; for a start-up that failed. Idempotent. */
+  dispose(): void;
+}
+
+export function listenForShutdown(log: ShutdownLog, timeoutMs = SHUTDOWN_TIMEOUT_MS): ShutdownSignals {
+  let signalled = false;
+  let bound: NodeJS.Timeout | undefined;
+  let runClose: (() => void) | undefined;
+  const dispose = (): void => {
+    clearTimeout(bound);
+    process.removeListener('SIGINT', handler);
+    process.removeListener('SIGTERM', handler);
+  };
+  const handler = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.info(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    signalled = true;
+    log.info(runClose === undefined ? `${signal} while starting: closing gracefully once started` : `${signal}: closing gracefully`);
+    // Ref'd on purpose: this timer is what guarantees the exit while the close hangs.
+    bound = setTimeout(() => {
+      log.error({ signal, timeoutMs, timeout: formatDurationMs(timeoutMs) }, 'graceful close did not finish in time: exiting');
+      process.exit(1);
+    }, timeoutMs);
+    runClose?.();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    closeOnSignal: (close) =>
+      new Promise<void>((resolve) => {
+        runClose = () => {
+          void close().finally(() => {
+            dispose();
+            resolve();
+          });
+        };
+        if (signalled) runClose();
+      }),
+    dispose,
+  };
 }

@@ -10,6 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { SHUTDOWN_TIMEOUT_MS } from '../../src/cli/defaults.js';
 import { startCli, type CliProcess } from '../helpers/cli.js';
@@ -147,4 +148,24 @@ test('echo closes its clients with 1001 on SIGTERM and exits 0 within 5 s', asyn
   assert.equal(closeCode, 1001);
   assert.equal(await run.exit, 0);
   assert.ok(performance.now() - start < 5_000);
+});
+
+test('SIGTERM as soon as anything listens closes gracefully: run, echo and demo install their handlers first', async (t) => {
+  const preload = fileURLToPath(new URL('../fixtures/sigterm-at-first-listen.mjs', import.meta.url));
+  const { far } = await startRecordingEcho(t);
+  const file = await tempConfig(t, ['legs:', `  - { name: a, kind: ws, url: "${far.url}" }`].join('\n'));
+  const commands: [string, string[]][] = [
+    ['run', ['run', '--config', file, '--listen', '127.0.0.1:0']],
+    ['echo', ['echo', '--listen', '127.0.0.1:0', '--tcp-listen', '127.0.0.1:0']],
+    ['demo', ['demo', '--listen', '127.0.0.1:0']],
+  ];
+  for (const [name, args] of commands) {
+    const run = startCli(t, args, { NODE_OPTIONS: `--import ${preload}` });
+    const code = await run.exit;
+    assert.match(run.stderr(), /preload: SIGTERM at the first listen, SIGTERM listeners: 1\n/, `${name}: ${run.stderr()}`);
+    assert.equal(code, 0, `${name}: killed by the signal or failed; stderr: ${run.stderr()}`);
+    // Whether the start-up had finished by the time the handler ran is a race of its own; both close.
+    const closing = run.logs().find((l) => /^SIGTERM( while starting)?: closing gracefully/.test(l.msg));
+    assert.ok(closing, `${name}: ${run.stdout()}`);
+  }
 });
