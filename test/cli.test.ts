@@ -118,7 +118,8 @@ test('echo --max-payload takes the range of a leg\'s maxPayload, 1B to 16MiB', {
   const largest = cli(t, ['echo', '--listen', '127.0.0.1:0', '--max-payload', '16MiB']);
   await waitFor('the echo server to listen', () => largest.stdout().includes('echo server listening'));
   largest.child.kill('SIGTERM');
-  assert.equal(await largest.exit, 0);
+  const code = await largest.exit;
+  assert.equal(code, 0, `signal ${String(largest.child.signalCode)}; stderr: ${largest.stderr()}`);
 });
 
 test('run --check prints each leg\'s role, URL, resolve mode, interval and deadline', async (t) => {
