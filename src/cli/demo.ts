@@ -19,10 +19,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const listen = listenArg('--listen', values.listen, DEMO_LISTEN);
   // Before anything listens: SIGTERM right after the banner must close gracefully.
   const shutdown = listenForShutdown(logger);
-  const demo = await startDemo({ listen, logger }).catch((err: unknown) => {
-    shutdown.dispose();
-    throw err;
-  });
+  const demo = await shutdown.whileStarting(startDemo({ listen, logger }));
   const base = demo.probe.url ?? '';
   process.stderr.write(
     `\nt3-probe demo is running. Legs: cloudflare (DoH + wss), internal (pinned wss), t3serve (http).\n` +

@@ -58,15 +58,14 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
       : undefined;
   // Before anything listens: SIGTERM right after the "listening" line must close gracefully.
   const shutdown = listenForShutdown(logger);
-  const server = await startEchoServer({
-    listen,
-    ...(tcpListen === undefined ? {} : { tcpListen }),
-    ...(tls === undefined ? {} : { tls }),
-    ...options,
-  }).catch((err: unknown) => {
-    shutdown.dispose();
-    throw err;
-  });
+  const server = await shutdown.whileStarting(
+    startEchoServer({
+      listen,
+      ...(tcpListen === undefined ? {} : { tcpListen }),
+      ...(tls === undefined ? {} : { tls }),
+      ...options,
+    }),
+  );
   // Whether a token is set, never the token.
   logger.info({ url: server.url, tcp: server.tcpAddress, token: token !== undefined, allowedOrigins: options.allowedOrigins }, 'echo server listening');
   await shutdown.closeOnSignal(() => server.close());

@@ -53,10 +53,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const probe = new Probe(config, { logger });
   // Before anything listens: SIGTERM right after the "listening" line must close gracefully.
   const shutdown = listenForShutdown(logger);
-  await probe.start().catch((err: unknown) => {
-    shutdown.dispose();
-    throw err;
-  });
+  await shutdown.whileStarting(probe.start());
   const reloader = new ConfigReloader({
     path,
     load,

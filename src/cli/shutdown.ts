@@ -22,8 +22,8 @@ export interface ShutdownSignals {
    * call, `close` runs at once. Call it once.
    */
   closeOnSignal(close: () => Promise<void>): Promise<void>;
-  /** Stops listening and clears the bound; for a start-up that failed. Idempotent. */
-  dispose(): void;
+  /** `start` as it is; when it fails, the handlers go (nothing will close) and the error stands. */
+  whileStarting<T>(start: Promise<T>): Promise<T>;
 }
 
 export function listenForShutdown(log: ShutdownLog, timeoutMs = SHUTDOWN_TIMEOUT_MS): ShutdownSignals {
@@ -62,6 +62,10 @@ export function listenForShutdown(log: ShutdownLog, timeoutMs = SHUTDOWN_TIMEOUT
         };
         if (signalled) runClose();
       }),
-    dispose,
+    whileStarting: (start) =>
+      start.catch((err: unknown) => {
+        dispose();
+        throw err;
+      }),
   };
 }
